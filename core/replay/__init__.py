@@ -1,0 +1,64 @@
+"""Import samples generated elsewhere (another tool's run, the paper's logs).
+
+Formats live in REPLAY_FORMATS, one module each with `NAME`, `read(path, level)`
+and `sniff(path)`; adding one is a new module plus one register line here.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import UserInputError
+from ..registry import Registry
+from .records import BadRecord, ReplayFile, ReplayRecord
+
+REPLAY_FORMATS: Registry = Registry("replay format")
+
+
+def _jsonl():
+    from . import jsonl
+    return jsonl
+
+
+def _actions():
+    from . import actions
+    return actions
+
+
+def _kernelbench_folder():
+    from . import kernelbench_folder
+    return kernelbench_folder
+
+
+REPLAY_FORMATS.register("jsonl", _jsonl)
+REPLAY_FORMATS.register("actions", _actions)
+REPLAY_FORMATS.register("kernelbench-folder", _kernelbench_folder)
+
+# Sniffing order: the most specific format first (an actions line would never
+# carry `task`, but a plain line might carry extra fields).
+_DETECT_ORDER = ("kernelbench-folder", "actions", "jsonl")
+
+
+def detect_format(path: str) -> str:
+    if not Path(path).exists():
+        raise FileNotFoundError(f"replay file not found: {path}")
+    for name in _DETECT_ORDER:
+        if REPLAY_FORMATS.get(name).sniff(path):
+            return name
+    raise UserInputError(
+        f"{path}: cannot tell its format from the first line; "
+        f"pass --format ({', '.join(REPLAY_FORMATS.names())})")
+
+
+def read_replay(path: str, format: str | None = None, level: int | None = None) -> ReplayFile:
+    """Read samples from `path`; the format is detected when not given.
+
+    Raises (one-line messages) only when the source as a whole is unusable;
+    single bad lines are listed in `ReplayFile.errors` and the rest imported.
+    """
+    if level is not None and (isinstance(level, bool) or not isinstance(level, int) or level < 1):
+        raise UserInputError(f"level must be a whole number >= 1, got {level!r}")
+    name = format or detect_format(str(path))
+    return REPLAY_FORMATS.get(name).read(str(path), level)
+
+
+__all__ = ["REPLAY_FORMATS", "BadRecord", "ReplayFile", "ReplayRecord", "detect_format", "read_replay"]
