@@ -1,0 +1,53 @@
+"""The backend protocol: generate K samples with per-token logprobs; score given text."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator, Protocol, runtime_checkable
+
+from ..types import Generation, SamplingParams
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A prompt as chat messages; backends without chat apply their own template."""
+
+    messages: tuple[dict, ...]          # ({"role": "system"|"user"|"assistant", "content": str}, ...)
+
+    @property
+    def text(self) -> str:
+        """A plain rendering for completion endpoints that take no messages."""
+        return "\n\n".join(m["content"] for m in self.messages)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    logprobs: bool = True     # generate() returns per-token logprobs
+    scoring: bool = True      # score() works
+    n: bool = True            # several samples from one request
+    local_device: str | None = None  # "cpu" / "cuda:0" when the model runs in this process
+
+
+class BackendError(RuntimeError):
+    """A backend failure a user can act on (one line: dead server, bad key, unknown model)."""
+
+
+@runtime_checkable
+class Backend(Protocol):
+    name: str               # registry name, e.g. "hf"
+    model: str              # model id as given by the user
+    capabilities: Capabilities
+    # What the logprobs mean. "raw": log softmax of the unprocessed logits at
+    # temperature 1 (the only mode surprisal is defined on); anything else
+    # (e.g. "processed") is recorded and never pooled with "raw".
+    logprob_mode: str
+
+    def generate(self, prompt: Prompt, k: int, params: SamplingParams) -> Iterator[Generation]:
+        """Yield k generations, each as soon as it is complete."""
+        ...
+
+    def score(self, prompt: Prompt, completion: str) -> Generation:
+        """Per-token logprobs of `completion` following `prompt` (raw mode)."""
+        ...
+
+    def close(self) -> None:
+        ...

@@ -1,0 +1,62 @@
+"""Typed events the engine emits. The CLI and the TUI consume the same stream."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Union
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    run_id: int
+    task_ids: tuple[str, ...]
+    k: int
+
+
+@dataclass(frozen=True)
+class SampleGenerated:
+    run_id: int
+    task_id: str
+    sample_idx: int
+    sample_id: int
+    n_tokens: int
+    surprisal: float | None
+    has_code: bool
+
+
+@dataclass(frozen=True)
+class EvalStarted:
+    run_id: int
+    task_id: str
+    sample_idx: int
+    sample_id: int
+
+
+@dataclass(frozen=True)
+class EvalFinished:
+    run_id: int
+    task_id: str
+    sample_idx: int
+    sample_id: int
+    outcome: str
+    speedup: float | None
+    error: str | None
+    surprisal: float | None
+
+
+@dataclass(frozen=True)
+class TaskFinished:
+    run_id: int
+    task_id: str
+    n_samples: int
+    n_correct: int
+
+
+@dataclass(frozen=True)
+class RunFinished:
+    run_id: int
+    status: str          # "finished", "interrupted", "failed"
+    error: str | None = None
+
+
+Event = Union[RunStarted, SampleGenerated, EvalStarted, EvalFinished, TaskFinished, RunFinished]
+EventSink = Callable[[Event], None]

@@ -1,0 +1,41 @@
+"""A tiny name -> factory registry, one per extension point.
+
+Adding a backend, task source, selection strategy or replay format is one new
+module plus one `register(...)` line in its package's ``__init__``.
+"""
+from __future__ import annotations
+
+from typing import Callable, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class UnknownName(LookupError):
+    """Raised for a name that no entry of a registry carries."""
+
+
+class Registry(Generic[T]):
+    def __init__(self, kind: str):
+        self.kind = kind
+        self._entries: dict[str, Callable[[], T]] = {}
+
+    def register(self, name: str, loader: Callable[[], T]) -> None:
+        """Register `loader`, called on first use (so optional imports stay lazy)."""
+        if name in self._entries:
+            raise ValueError(f"{self.kind} {name!r} is already registered")
+        self._entries[name] = loader
+
+    def names(self) -> list[str]:
+        return sorted(self._entries)
+
+    def get(self, name: str) -> T:
+        try:
+            loader = self._entries[name]
+        except KeyError:
+            raise UnknownName(
+                f"unknown {self.kind} {name!r}; known: {', '.join(self.names())}"
+            ) from None
+        return loader()
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._entries
