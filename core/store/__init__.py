@@ -207,6 +207,20 @@ class Store:
         sets = ", ".join(f"{k} = ?" for k in fields)
         self._write(f"UPDATE runs SET {sets} WHERE id = ?", [*fields.values(), run_id])
 
+    def record_scorer(self, run_id: int, scorer: str, logprob_mode: str) -> None:
+        """Note in the run which model gave its samples their surprisal."""
+        with self._lock:
+            row = self.db.execute("SELECT provenance_json FROM runs WHERE id = ?", [run_id]).fetchone()
+            prov = json.loads(row[0])
+            scorers = prov.setdefault("scored_by", [])
+            if scorer not in scorers:
+                scorers.append(scorer)
+            self.db.execute("UPDATE runs SET provenance_json = ?, logprob_mode = coalesce(logprob_mode, ?) WHERE id = ?",
+                            [json.dumps(prov, sort_keys=True), logprob_mode, run_id])
+
+    def set_logprob_mode(self, run_id: int, mode: str) -> None:
+        self._write("UPDATE runs SET logprob_mode = ? WHERE id = ?", [mode, run_id])
+
     def heartbeat(self, run_id: int) -> None:
         self._write("UPDATE runs SET heartbeat_at = ? WHERE id = ?", [now(), run_id])
 

@@ -1,0 +1,403 @@
+"""The engine: tasks x K samples -> persisted samples -> isolated evaluation -> persisted results.
+
+Every sample is written to SQLite the moment it exists and every evaluation
+the moment it finishes, so a run killed at any point resumes with exactly K
+samples per task, none lost, none duplicated, finished evaluations kept.
+Consumers (the CLI printer, the TUI) receive typed events; a TUI in another
+process follows the same run from the database alone.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import platform
+import secrets
+import signal
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import asdict, dataclass, field
+from typing import Iterable
+
+from . import events as ev
+from .backends import Backend, make_backend
+from .review import review_flags
+from .store import Store
+from .types import SamplingParams, Task
+
+HEARTBEAT_S = 2.0
+STALE_AFTER_S = 30.0  # a 'running' run with an older heartbeat and no live process is interrupted
+
+
+@dataclass
+class EvalOptions:
+    device: str = "auto"
+    mode: str = "fast"                      # fast: 1 correctness / 5 timing trials; full: 5 / 50
+    correctness_trials: int | None = None
+    timing_trials: int | None = None
+    atol: float | None = None               # None: by precision (fp32 1e-4, fp16/bf16 1e-2)
+    rtol: float | None = None
+    timeout_s: float = 60.0
+    compile_timeout_s: float = 300.0
+    workers: int | None = None
+    num_threads: int | None = None
+
+
+@dataclass
+class RunConfig:
+    task_ids: list[str]
+    k: int = 8
+    backend: str = "hf"
+    model: str = "embedded"
+    backend_options: dict = field(default_factory=dict)   # never holds a secret: keys come from env var names
+    prompt_style: str = "body"
+    sampling: SamplingParams = field(default_factory=SamplingParams)
+    eval: EvalOptions = field(default_factory=EvalOptions)
+    rank_by: str = "surprisal"
+    kernelbench: str | None = None
+    dataset_file: str | None = None
+    seed: int = field(default_factory=lambda: secrets.randbits(31))
+    name: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RunConfig":
+        d = dict(d)
+        d["sampling"] = SamplingParams(**d.get("sampling", {}))
+        d["eval"] = EvalOptions(**d.get("eval", {}))
+        return cls(**d)
+
+
+def versions() -> dict:
+    info = {"python": platform.python_version(), "sgs": _sgs_version()}
+    try:
+        import torch
+
+        info["torch"] = torch.__version__
+        info["cuda"] = torch.version.cuda
+        if torch.cuda.is_available():
+            info["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    except Exception:  # noqa: BLE001 - provenance must never stop a run
+        pass
+    info["driver"] = _nvidia_driver()
+    info["platform"] = platform.platform()
+    info["cpu"] = platform.processor() or platform.machine()
+    info["cpu_count"] = os.cpu_count()
+    return info
+
+
+def _sgs_version() -> str:
+    from sgs import __version__
+
+    return __version__
+
+
+def _nvidia_driver() -> str | None:
+    try:
+        return open("/proc/driver/nvidia/version").readline().strip() or None
+    except OSError:
+        return None
+
+
+def provenance(config: RunConfig, tasks: list[Task], logprob_mode: str | None) -> dict:
+    from .prompts import TEMPLATE_VERSION
+
+    return {
+        "reference_hashes": {t.id: t.reference_hash for t in tasks},
+        "prompt_template_version": TEMPLATE_VERSION,
+        "prompt_style": config.prompt_style,
+        "sampling": asdict(config.sampling),
+        "logprob_mode": logprob_mode,
+        "seed": config.seed,
+        "eval": asdict(config.eval),
+        "versions": versions(),
+    }
+
+
+def create_run(store: Store, config: RunConfig, tasks: list[Task], *, logprob_mode: str | None = None,
+               kind: str = "search") -> int:
+    return store.create_run(
+        name=config.name, kind=kind, backend=config.backend, model=config.model, k=config.k,
+        prompt_style=config.prompt_style, rank_by=config.rank_by, logprob_mode=logprob_mode,
+        config=config.to_dict(), provenance=provenance(config, tasks, logprob_mode), tasks=tasks,
+    )
+
+
+def effective_status(run: dict, now_ts: float | None = None) -> str:
+    """A 'running' run whose process died (SIGKILL, power loss) reads as interrupted."""
+    if run["status"] != "running":
+        return run["status"]
+    from datetime import datetime
+
+    beat = run.get("heartbeat_at")
+    if beat is None:
+        return "interrupted"
+    age = (now_ts or time.time()) - datetime.fromisoformat(beat).timestamp()
+    if age <= STALE_AFTER_S:
+        return "running"
+    pid, host = run.get("pid"), run.get("host")
+    if pid and host == os.uname().nodename:
+        try:
+            os.kill(pid, 0)
+            return "running"
+        except OSError:
+            return "interrupted"
+    return "interrupted"
+
+
+def sample_seed(run_seed: int, task_id: str, first_idx: int) -> int:
+    digest = hashlib.sha256(f"{run_seed}:{task_id}:{first_idx}".encode()).digest()
+    return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
+
+
+class Engine:
+    """Drives one run to completion (or resumes one). Not thread-safe; one per run."""
+
+    def __init__(self, store: Store, run_id: int, *, backend: Backend | None = None,
+                 sinks: Iterable[ev.EventSink] = (), evaluator=None):
+        self.store = store
+        self.run_id = run_id
+        self.run = store.get_run(run_id)
+        self.config = RunConfig.from_dict(self.run["config"])
+        self.tasks = {t.id: t for t in store.run_tasks(run_id)}
+        self._backend = backend
+        self.sinks = list(sinks)
+        self._evaluator = evaluator
+        self._own_evaluator = evaluator is None
+        self._futures: list[Future] = []
+        self._by_code: dict[tuple[str, str], Future] = {}
+        self._pending_per_task: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._heartbeat: threading.Thread | None = None
+
+    # -- events -----------------------------------------------------------
+    def emit(self, event: ev.Event) -> None:
+        for sink in self.sinks:
+            try:
+                sink(event)
+            except Exception:  # noqa: BLE001 - a broken display must not stop a run
+                pass
+
+    # -- parts ------------------------------------------------------------
+    @property
+    def backend(self) -> Backend:
+        if self._backend is None:
+            self._backend = make_backend(self.config.backend, self.config.model, **self.config.backend_options)
+        return self._backend
+
+    @property
+    def evaluator(self):
+        if self._evaluator is None:
+            from sgs.gpu_eval import Evaluator
+
+            self._evaluator = Evaluator(max_workers=self.config.eval.workers,
+                                        reference_cache=self.store.reference_cache())
+        return self._evaluator
+
+    def _generation_guard(self):
+        """Hold the device's timing slot while a local model generates, so no timing overlaps it."""
+        device = getattr(self.backend.capabilities, "local_device", None)
+        if device is None:
+            return contextlib.nullcontext()
+        return self.evaluator.timing_slot(device)
+
+    def _request(self, task: Task, sample: dict) -> dict:
+        opts = self.config.eval
+        request = {
+            "task_id": task.id,
+            "reference_src": task.reference_src,
+            "candidate_src": sample["code"],
+            "kind": sample.get("code_kind") or "torch",
+            "device": opts.device,
+            "mode": opts.mode,
+            "atol": opts.atol,
+            "rtol": opts.rtol,
+            # per-run seeds: a candidate cannot know the inputs it will be checked on
+            "seed": sample_seed(self.config.seed, task.id, sample["sample_idx"]),
+            "timeout_s": opts.timeout_s,
+            "compile_timeout_s": opts.compile_timeout_s,
+        }
+        for key in ("correctness_trials", "timing_trials", "num_threads"):
+            if getattr(opts, key) is not None:
+                request[key] = getattr(opts, key)
+        return request
+
+    # -- evaluation -------------------------------------------------------
+    def _submit(self, sample: dict) -> None:
+        task = self.tasks[sample["task_id"]]
+        sample_id, idx = sample["id"], sample["sample_idx"]
+        with self._lock:
+            self._pending_per_task[task.id] = self._pending_per_task.get(task.id, 0) + 1
+        if not sample.get("code"):
+            result = {"outcome": "no_code", "error": sample.get("extraction_error") or "no code in reply"}
+            self._finish(task, sample_id, idx, sample.get("surprisal"), result, None)
+            return
+        self.store.start_evaluation(sample_id, self.run_id, task.id)
+        self.emit(ev.EvalStarted(self.run_id, task.id, idx, sample_id))
+        # identical code within a task is evaluated once and the result shared
+        key = (task.id, hashlib.sha256(sample["code"].encode()).hexdigest())
+        future = self._by_code.get(key)
+        if future is None:
+            future = self.evaluator.submit(self._request(task, sample))
+            self._by_code[key] = future
+        self._futures.append(future)
+        future.add_done_callback(
+            lambda f, task=task, sid=sample_id, i=idx, s=sample.get("surprisal"), code=sample["code"]:
+            self._finish(task, sid, i, s, self._result_of(f), code)
+        )
+
+    @staticmethod
+    def _result_of(future: Future) -> dict:
+        try:
+            return future.result()
+        except Exception as exc:  # noqa: BLE001 - an evaluator fault costs this sample only
+            return {"outcome": "crashed", "error": f"evaluator failed: {type(exc).__name__}: {exc}"}
+
+    def _finish(self, task: Task, sample_id: int, idx: int, surprisal, result: dict, code: str | None) -> None:
+        result = dict(result)
+        result["flags"] = review_flags(task.reference_src, code, result)
+        self.store.finish_evaluation(sample_id, self.run_id, task.id, result)
+        self.emit(ev.EvalFinished(self.run_id, task.id, idx, sample_id, result.get("outcome"),
+                                  result.get("speedup"), result.get("error"), surprisal))
+        with self._lock:
+            self._pending_per_task[task.id] -= 1
+            done = self._pending_per_task[task.id] == 0 and self._generated.get(task.id, False)
+        if done:
+            self._task_finished(task.id)
+
+    def _task_finished(self, task_id: str) -> None:
+        cands = self.store.candidates(self.run_id, task_id)
+        self.emit(ev.TaskFinished(self.run_id, task_id, len(cands), sum(c.correct for c in cands)))
+
+    # -- generation -------------------------------------------------------
+    def _generate_task(self, task: Task) -> None:
+        from .prompts import build_prompt, extract
+
+        have = self.store.sample_count(self.run_id, task.id)
+        missing = self.config.k - have
+        if missing <= 0 or self.run["kind"] != "search":
+            return
+        prompt = build_prompt(task, self.config.prompt_style)
+        params = self.config.sampling
+        params = SamplingParams(temperature=params.temperature, top_p=params.top_p, top_k=params.top_k,
+                                max_tokens=params.max_tokens, seed=sample_seed(self.config.seed, task.id, have))
+        idx = have
+        local = getattr(self.backend.capabilities, "local_device", None) is not None
+        with self._generation_guard():
+            stream = self.backend.generate(prompt, missing, params)
+            for generation in stream:
+                if self._stop.is_set():
+                    break
+                extraction = extract(generation.text, task, self.config.prompt_style)
+                sample_id = self.store.add_sample(
+                    self.run_id, task.id, idx, generation, code=extraction.code, code_kind=extraction.kind,
+                    code_start=extraction.start, code_end=extraction.end, extraction_error=extraction.error,
+                    logprob_mode=self.backend.logprob_mode,
+                )
+                surprisal = self.store.get_sample(sample_id)["surprisal"]
+                self.emit(ev.SampleGenerated(self.run_id, task.id, idx, sample_id, generation.n_tokens, surprisal,
+                                             extraction.code is not None))
+                self._pending_samples.append({
+                    "id": sample_id, "task_id": task.id, "sample_idx": idx, "code": extraction.code,
+                    "code_kind": extraction.kind, "surprisal": surprisal, "extraction_error": extraction.error,
+                })
+                idx += 1
+                if not local:
+                    self._flush_pending()  # a remote model: evaluate while it keeps sampling
+        # evaluations are submitted after the guard is released, so correctness
+        # checks and timings never compete with a local model for the device
+        self._flush_pending()
+
+    def _flush_pending(self) -> None:
+        while self._pending_samples:
+            self._submit(self._pending_samples.pop(0))
+
+    # -- main loop --------------------------------------------------------
+    def _beat(self) -> None:
+        while not self._stop.wait(HEARTBEAT_S):
+            try:
+                self.store.heartbeat(self.run_id)
+            except Exception:  # noqa: BLE001
+                pass
+
+    def run_to_end(self) -> str:
+        self._generated: dict[str, bool] = {}
+        self._pending_samples: list[dict] = []
+        self.store.set_run_status(self.run_id, "running")
+        self.emit(ev.RunStarted(self.run_id, tuple(self.tasks), self.config.k))
+        self._heartbeat = threading.Thread(target=self._beat, name="sgs-heartbeat", daemon=True)
+        self._heartbeat.start()
+        status, error = "finished", None
+        previous_term = _install_sigterm()
+        try:
+            # evaluations cut off by an interruption come first
+            leftovers = self.store.samples_to_evaluate(self.run_id)
+            full = {s["id"]: s for s in leftovers}
+            for s in leftovers:
+                row = self.store.get_sample(s["id"])
+                full[s["id"]]["extraction_error"] = row["extraction_error"]
+            for task_id in self.tasks:
+                self._generated[task_id] = self.run["kind"] != "search" or \
+                    self.store.sample_count(self.run_id, task_id) >= self.config.k
+            for s in full.values():
+                self._submit(s)
+            for task_id, task in self.tasks.items():
+                if self._stop.is_set():
+                    break
+                if not self._generated[task_id]:
+                    self._generate_task(task)
+                    with self._lock:
+                        self._generated[task_id] = True
+                        nothing_pending = self._pending_per_task.get(task_id, 0) == 0
+                    if nothing_pending:
+                        self._task_finished(task_id)
+            for future in list(self._futures):
+                with contextlib.suppress(Exception):
+                    future.result()
+        except KeyboardInterrupt:
+            status, error = "interrupted", "interrupted by the user"
+        except Exception as exc:  # noqa: BLE001 - recorded, then re-raised to the caller
+            status, error = "failed", f"{type(exc).__name__}: {exc}"
+            self._close(status, error)
+            raise
+        self._close(status, error)
+        return status
+
+    def _close(self, status: str, error: str | None) -> None:
+        self._stop.set()
+        if self._own_evaluator and self._evaluator is not None:
+            with contextlib.suppress(Exception):
+                self._evaluator.close()
+        self.store.set_run_status(self.run_id, status, error)
+        self.emit(ev.RunFinished(self.run_id, status, error))
+
+
+def _install_sigterm():
+    """SIGTERM (a closed SSH session's hangup, `kill`) ends the run as interrupted, not failed."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = {}
+    for sig in (signal.SIGTERM,):
+        with contextlib.suppress(ValueError, OSError):
+            previous[sig] = signal.signal(sig, handler)
+    return previous
+
+
+def run_search(store: Store, config: RunConfig, tasks: list[Task], *, backend: Backend | None = None,
+               sinks: Iterable[ev.EventSink] = (), evaluator=None) -> int:
+    """Create a run and drive it to the end; returns the run id."""
+    logprob_mode = backend.logprob_mode if backend is not None else None
+    run_id = create_run(store, config, tasks, logprob_mode=logprob_mode)
+    Engine(store, run_id, backend=backend, sinks=sinks, evaluator=evaluator).run_to_end()
+    return run_id
+
+
+__all__ = ["Engine", "EvalOptions", "RunConfig", "create_run", "effective_status", "run_search", "versions"]
