@@ -1,0 +1,10 @@
+"""Isolated evaluation of candidate kernels against their reference.
+
+Plain-data requests in, plain-data results out; every candidate runs in a
+fresh child process. Imports neither sgs.core nor sgs.tui.
+"""
+from .cache import MemoryReferenceCache, reference_key
+from .evaluator import Evaluator, evaluate, hardware_label
+from .request import RequestError
+
+__all__ = ["evaluate", "Evaluator", "hardware_label", "MemoryReferenceCache", "reference_key", "RequestError"]

@@ -1,0 +1,159 @@
+"""What the evaluated code may see of the environment, and what it runs on.
+
+Evaluated code is untrusted, so its environment is built from an allow-list
+of harmless variables, and any name that looks like a credential is dropped
+even when the allow-list would keep it.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+
+# Variables evaluated code may inherit: toolchains, locale, thread counts,
+# CUDA and Python search paths. Anything else is dropped.
+_ALLOWED = re.compile(
+    r"^(PATH|LANG|LANGUAGE|LC_[A-Z_]+|TZ|TERM|SHELL|USER|LOGNAME|HOSTNAME|"
+    r"PYTHONPATH|PYTHONHASHSEED|PYTHONUNBUFFERED|PYTHONDONTWRITEBYTECODE|VIRTUAL_ENV|CONDA_PREFIX|"
+    r"LD_LIBRARY_PATH|LIBRARY_PATH|CPATH|C_INCLUDE_PATH|CPLUS_INCLUDE_PATH|CC|CXX|CUDAHOSTCXX|NVCC_[A-Z_]+|"
+    r"CUDA_[A-Z_]+|NVIDIA_[A-Z_]+|CUDNN_[A-Z_]+|NCCL_[A-Z_]+|NVSHMEM_[A-Z_]+|"
+    r"TORCH_[A-Z_]+|PYTORCH_[A-Z_]+|TRITON_[A-Z_]+|"
+    r"OMP_[A-Z_]+|MKL_[A-Z_]+|KMP_[A-Z_]+|OPENBLAS_[A-Z_]+|GOMP_[A-Z_]+)$"
+)
+
+# Names that look like credentials are never passed on, allow-listed or not.
+_SECRET = re.compile(
+    r"(KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH|COOKIE|SESSION|PRIVATE|"
+    r"^AWS_|^OPENAI_|^ANTHROPIC_|^AZURE_|^GOOGLE_|^GCP_|^HF_|^HUGGING|^TINKER_|^GITHUB_|^GH_|^WANDB_)",
+    re.IGNORECASE,
+)
+
+
+def looks_secret(name: str) -> bool:
+    return bool(_SECRET.search(name))
+
+
+def scrubbed_env(base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment evaluated code starts from: allow-listed, credential-free."""
+    base = os.environ if base is None else base
+    return {k: v for k, v in base.items() if _ALLOWED.match(k) and not looks_secret(k)}
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown cpu"
+
+
+def default_threads() -> int:
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:
+        n = os.cpu_count() or 1
+    return max(1, min(4, n))
+
+
+def torch_versions() -> dict:
+    import torch
+    return {"torch": str(torch.__version__), "cuda": torch.version.cuda}
+
+
+_PROBE = r"""
+import json, torch
+out = {"cuda": torch.version.cuda, "devices": []}
+if torch.cuda.is_available():
+    for i in range(torch.cuda.device_count()):
+        p = torch.cuda.get_device_properties(i)
+        out["devices"].append({"index": i, "name": p.name, "capability": [p.major, p.minor],
+            "total_memory": p.total_memory, "l2_bytes": getattr(p, "L2_cache_size", 0) or 0,
+            "uuid": str(getattr(p, "uuid", "")), "sms": p.multi_processor_count})
+print(json.dumps(out))
+"""
+
+
+@functools.lru_cache(maxsize=1)
+def cuda_devices() -> tuple[dict, ...]:
+    """The visible CUDA devices, probed in a child so this process never
+    initialises CUDA (a fork server must be started from a CUDA-free state)."""
+    try:
+        import torch
+        if torch.version.cuda is None:
+            return ()
+    except ImportError:
+        return ()
+    try:
+        out = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True,
+                             timeout=120, env=scrubbed_env())
+        return tuple(json.loads(out.stdout.strip().splitlines()[-1])["devices"])
+    except (OSError, ValueError, IndexError, subprocess.TimeoutExpired):
+        return ()
+
+
+def cuda_index(device: str) -> int:
+    if device in ("cuda", "gpu"):
+        return 0
+    try:
+        return int(device.split(":", 1)[1])
+    except (IndexError, ValueError):
+        raise ValueError(f"bad device {device!r}: expected cpu, cuda, cuda:N or auto") from None
+
+
+def hardware_label(device: str, num_threads: int | None = None) -> str:
+    """Human-readable label of the hardware a device name runs on; part of
+    every reference-cache key, so timings never mix machines."""
+    if device == "cpu":
+        n = num_threads or default_threads()
+        return f"cpu: {cpu_model()} x{n} threads"
+    if device.startswith("cuda") or device == "gpu":
+        idx = cuda_index(device)
+        devs = cuda_devices()
+        if idx < len(devs):
+            return devs[idx]["name"]
+        return "no gpu"
+    raise ValueError(f"bad device {device!r}: expected cpu, cuda, cuda:N or auto")
+
+
+def gpu_compute_pids(index: int) -> set[int] | None:
+    """PIDs of processes holding a compute context on GPU `index` (NVML order,
+    mapped through CUDA_VISIBLE_DEVICES); None when it cannot be told."""
+    physical = index
+    vis = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if vis:
+        parts = [p.strip() for p in vis.split(",") if p.strip()]
+        if index < len(parts) and parts[index].isdigit():
+            physical = int(parts[index])
+        elif index < len(parts):
+            physical = parts[index]            # a UUID: nvidia-smi accepts it as id
+    try:
+        import pynvml  # nvidia-ml-py
+        pynvml.nvmlInit()
+        try:
+            h = (pynvml.nvmlDeviceGetHandleByIndex(physical) if isinstance(physical, int)
+                 else pynvml.nvmlDeviceGetHandleByUUID(physical))
+            procs = pynvml.nvmlDeviceGetComputeRunningProcesses(h)
+            return {p.pid for p in procs}
+        finally:
+            pynvml.nvmlShutdown()
+    except Exception:
+        pass
+    smi = shutil.which("nvidia-smi")
+    if not smi:
+        return None
+    try:
+        out = subprocess.run([smi, "-i", str(physical), "--query-compute-apps=pid", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=10)
+        if out.returncode != 0:
+            return None
+        return {int(x) for x in out.stdout.split() if x.strip().isdigit()}
+    except (OSError, subprocess.TimeoutExpired):
+        return None

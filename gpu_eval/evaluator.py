@@ -1,0 +1,99 @@
+"""Public entry points: evaluate one candidate, or a pool of evaluations."""
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import hashlib
+import json
+import os
+import threading
+
+from . import environment
+from .locks import device_lock
+from .request import normalize
+from .supervisor import Runner
+
+
+def evaluate(request: dict, *, timing_slot=None, reference_cache=None) -> dict:
+    """Evaluate one candidate against its reference, blocking; the candidate
+    runs in a fresh child process. `timing_slot`: an optional context manager
+    (or a callable device -> context manager) entered around every timing,
+    in addition to this process's own per-device timing lock."""
+    runner = Runner(reference_cache=reference_cache)
+    try:
+        return runner.evaluate(request, timing_slot=timing_slot)
+    finally:
+        runner.close()
+
+
+class Evaluator:
+    """A pool of evaluations, each in its own fresh child process.
+
+    Correctness checks run in parallel (up to `max_workers` at once); timings
+    on a device run one at a time; identical requests submitted to one
+    Evaluator are evaluated once and share the result."""
+
+    def __init__(self, max_workers: int | None = None, reference_cache=None, *,
+                 build_cache: str | None = None):
+        if max_workers is None:
+            max_workers = max(2, min(16, os.cpu_count() or 2))
+        self.max_workers = int(max_workers)
+        self._runner = Runner(reference_cache=reference_cache, build_cache=build_cache,
+                              max_jobs=max(1, (os.cpu_count() or 1) // max(1, self.max_workers // 2)))
+        self._pool = concurrent.futures.ThreadPoolExecutor(self.max_workers, thread_name_prefix="sgs-eval")
+        self._seen: dict[str, concurrent.futures.Future] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def submit(self, request: dict) -> concurrent.futures.Future:
+        """Schedule one evaluation; the future's result is the result dict.
+        A bad request raises RequestError here, at once."""
+        if self._closed:
+            raise RuntimeError("Evaluator is closed")
+        req = normalize(request)
+        key = hashlib.sha256(json.dumps(req, sort_keys=True, default=str).encode()).hexdigest()
+        with self._lock:
+            fut = self._seen.get(key)
+            if fut is None:
+                fut = self._pool.submit(self._runner.evaluate, req)
+                self._seen[key] = fut
+            return fut
+
+    def timing_slot(self, device: str):
+        """Hold while a local model generates on `device`: no evaluation
+        times on that device meanwhile (correctness checks may go on)."""
+        return _generation_hold(device)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._runner.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+@contextlib.contextmanager
+def _generation_hold(device: str):
+    lock = device_lock("cuda:0" if device in ("cuda", "auto") else device)
+    lock.acquire_shared()
+    try:
+        yield
+    finally:
+        lock.release_shared()
+
+
+def hardware_label(device: str, num_threads: int | None = None) -> str:
+    """e.g. "cpu: AMD EPYC 9654 x4 threads" or "NVIDIA H200"."""
+    if device == "auto":
+        device = "cuda:0" if environment.cuda_devices() else "cpu"
+    return environment.hardware_label(device, num_threads)
+
+
+# Passing an Evaluator's timing_slot to evaluate() must not nest the same lock.
+Evaluator.timing_slot._sgs_internal = True

@@ -1,0 +1,453 @@
+"""The code that runs inside an evaluation child process.
+
+One child plays one role: `reference` (trusted: runs the task's `Model` only)
+or `candidate` (runs the untrusted `ModelNew`). The child builds its model,
+runs the trials the parent asks for, and streams the outputs back as raw
+bytes; the parent compares them. Every function the timing and reporting
+rely on is bound at import of this module, before any candidate code runs,
+and checked for replacement afterwards.
+"""
+from __future__ import annotations
+
+import faulthandler
+import hashlib
+import importlib.util
+import math
+import os
+import sys
+import time
+import traceback
+
+import torch
+
+from . import protocol, sandbox
+
+# Bound before any candidate code is imported.
+_perf_ns = time.perf_counter_ns
+_Tensor = torch.Tensor
+_Parameter = torch.nn.Parameter
+_manual_seed = torch.manual_seed
+_no_grad = torch.no_grad
+_blake2b = hashlib.blake2b
+_cuda_sync = torch.cuda.synchronize
+_cuda_Event = torch.cuda.Event
+_Event_record = torch.cuda.Event.record
+_Event_elapsed = torch.cuda.Event.elapsed_time
+_WATCHED = {
+    "time.perf_counter": (time, "perf_counter", time.perf_counter),
+    "time.perf_counter_ns": (time, "perf_counter_ns", time.perf_counter_ns),
+    "time.time": (time, "time", time.time),
+    "torch.cuda.synchronize": (torch.cuda, "synchronize", torch.cuda.synchronize),
+    "torch.cuda.Event": (torch.cuda, "Event", torch.cuda.Event),
+    "torch.cuda.Event.record": (torch.cuda.Event, "record", torch.cuda.Event.record),
+    "torch.cuda.Event.elapsed_time": (torch.cuda.Event, "elapsed_time", torch.cuda.Event.elapsed_time),
+    "torch.cuda.Event.synchronize": (torch.cuda.Event, "synchronize", torch.cuda.Event.synchronize),
+    "torch.cuda.Stream.synchronize": (torch.cuda.Stream, "synchronize", torch.cuda.Stream.synchronize),
+    "torch.allclose": (torch, "allclose", torch.allclose),
+    "torch.equal": (torch, "equal", torch.equal),
+    "torch.manual_seed": (torch, "manual_seed", torch.manual_seed),
+    "torch.Tensor.cpu": (torch.Tensor, "cpu", torch.Tensor.cpu),
+    "torch.Tensor.clone": (torch.Tensor, "clone", torch.Tensor.clone),
+    "torch.Tensor.contiguous": (torch.Tensor, "contiguous", torch.Tensor.contiguous),
+    "torch.Tensor.numpy": (torch.Tensor, "numpy", torch.Tensor.numpy),
+    "torch.Tensor.view": (torch.Tensor, "view", torch.Tensor.view),
+    "torch.Tensor.__eq__": (torch.Tensor, "__eq__", torch.Tensor.__eq__),
+    "torch.nn.Module.__call__": (torch.nn.Module, "__call__", torch.nn.Module.__call__),
+    "torch.randn": (torch, "randn", torch.randn),
+    "torch.rand": (torch, "rand", torch.rand),
+}
+
+# CUDA errors that leave the context unusable: the sample counts as crashed.
+_FATAL_CUDA = ("illegal memory access", "device-side assert", "misaligned address",
+               "unspecified launch failure", "illegal instruction", "CUDA error: an illegal",
+               "cudaErrorIllegalAddress", "CUBLAS_STATUS_EXECUTION_FAILED", "uncorrectable ECC")
+
+
+class Stop(Exception):
+    """The parent asked the child to stop."""
+
+
+class Failure(Exception):
+    """Ends the child with a given outcome."""
+
+    def __init__(self, outcome: str, error: str):
+        super().__init__(error)
+        self.outcome, self.error = outcome, error
+
+
+def patched_names() -> list[str]:
+    return [name for name, (owner, attr, orig) in _WATCHED.items() if getattr(owner, attr, None) is not orig]
+
+
+def _short(exc: BaseException, limit: int = 600) -> str:
+    """The exception's last line, which names what went wrong; for long
+    compiler messages the first error lines are kept instead."""
+    text = f"{type(exc).__name__}: {exc}".strip()
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if len(lines) > 1:
+        errs = [ln.strip() for ln in lines if "error" in ln.lower()]
+        text = "\n".join((errs or lines)[:6])
+    return text[:limit]
+
+
+def _load_module(name: str, path: str):
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _dtype_name(dt: torch.dtype) -> str:
+    return str(dt).replace("torch.", "")
+
+
+def _raw(t: torch.Tensor) -> memoryview:
+    t = t.detach().contiguous().cpu().reshape(-1)
+    if t.numel() == 0:
+        return memoryview(b"")
+    return memoryview(t.view(torch.uint8).numpy())
+
+
+def fingerprint(inputs) -> str:
+    h = _blake2b(digest_size=16)
+    for x in inputs:
+        if isinstance(x, _Tensor):
+            h.update(repr((_dtype_name(x.dtype), tuple(x.shape))).encode())
+            h.update(_raw(x))
+        else:
+            h.update(repr(x).encode())
+    return h.hexdigest()
+
+
+def _flatten(out, strict: bool) -> list[torch.Tensor]:
+    items = list(out) if isinstance(out, (tuple, list)) else [out]
+    tensors = []
+    for i, x in enumerate(items):
+        if isinstance(x, bool | int | float):
+            x = torch.tensor(x)
+        if not isinstance(x, _Tensor):
+            raise Failure("incorrect", f"output {i} is a {type(x).__name__}, not a tensor")
+        if strict and type(x) is not _Tensor and type(x) is not _Parameter:
+            # A tensor subclass can defer or fake its work until it is read.
+            raise Failure("incorrect", f"output {i} is a {type(x).__name__}, not a plain torch.Tensor")
+        tensors.append(x.detach())
+    return tensors
+
+
+class Child:
+    def __init__(self, sock, cfg: dict):
+        self.sock, self.cfg = sock, cfg
+        self.role = cfg["role"]
+        self.device = cfg["device"]
+        self.is_cuda = self.device.startswith("cuda")
+        self.req = cfg["request"]
+        self.model = None
+        self.get_inputs = None
+        self.input_spec = None
+        self.input_bytes = 0
+        self.output_bytes = 0
+        self.timing_seeds = cfg["seeds"]["timing"]
+
+    # --- messaging -------------------------------------------------------
+    def send(self, header: dict, parts=()) -> None:
+        protocol.send_parts(self.sock, header, list(parts))
+
+    def wait(self) -> dict:
+        header, _ = protocol.recv(self.sock)
+        if header.get("type") == "stop":
+            raise Stop()
+        return header
+
+    def ask(self, phase: str) -> dict:
+        self.send({"type": "want", "phase": phase})
+        return self.wait()
+
+    # --- setup -----------------------------------------------------------
+    def setup(self) -> None:
+        cfg = self.cfg
+        tmp = cfg["tmpdir"]
+        os.chdir(tmp)
+        env = {"HOME": tmp, "TMPDIR": tmp, "TORCH_EXTENSIONS_DIR": cfg["ext_dir"],
+               "TRITON_CACHE_DIR": os.path.join(cfg["ext_dir"], "triton"), "TRITON_HOME": tmp,
+               "MAX_JOBS": str(cfg.get("max_jobs", 4)), "OMP_NUM_THREADS": str(cfg["num_threads"])}
+        if cfg.get("arch"):
+            env["TORCH_CUDA_ARCH_LIST"] = cfg["arch"]
+        os.environ.update(env)
+        torch.set_num_threads(cfg["num_threads"])
+        report = sandbox.confine(cfg["writable"], network=cfg.get("network", False))
+        tf32 = bool(cfg.get("tf32", False))
+        torch.backends.cuda.matmul.allow_tf32 = tf32
+        torch.backends.cudnn.allow_tf32 = tf32
+        torch.set_float32_matmul_precision("high" if tf32 else "highest")
+        if self.is_cuda:
+            torch.cuda.set_device(int(self.device.split(":")[1]))
+        self.send({"type": "hello", "pid": os.getpid(), "sandbox": report})
+
+    def load(self) -> None:
+        tmp = self.cfg["tmpdir"]
+        ref_path = os.path.join(tmp, "reference.py")
+        with open(ref_path, "w") as f:
+            f.write(self.req["reference_src"])
+        try:
+            ref = _load_module("sgs_reference", ref_path)
+            self.get_inputs = ref.get_inputs
+            get_init = getattr(ref, "get_init_inputs", lambda: [])
+        except Exception as e:  # the task itself is broken
+            raise Failure("runtime_error", "reference: " + _short(e))
+        if self.role == "reference":
+            cls = getattr(ref, "Model", None)
+            if cls is None:
+                raise Failure("runtime_error", "reference: defines no class Model")
+        else:
+            cand_path = os.path.join(tmp, "candidate.py")
+            with open(cand_path, "w") as f:
+                f.write(self.req["candidate_src"])
+            self.send({"type": "phase", "phase": "compile"})
+            try:
+                cand = _load_module("sgs_candidate", cand_path)
+            except BaseException as e:
+                if isinstance(e, KeyboardInterrupt):
+                    raise
+                raise Failure("compile_error", _short(e))
+            cls = getattr(cand, "ModelNew", None)
+            if cls is None:
+                raise Failure("compile_error", "candidate defines no class ModelNew")
+            self.send({"type": "phase", "phase": "compiled", "patched": patched_names()})
+        seed = self.cfg["init_seed"]
+        try:
+            with torch.device(self.device):
+                _manual_seed(seed)
+                init = get_init()
+                _manual_seed(seed)
+                model = cls(*init)
+            # No .eval(): KernelBench runs models in their default (training) mode,
+            # which changes what BatchNorm and Dropout compute.
+            self.model = model.to(self.device)
+        except Failure:
+            raise
+        except Exception as e:
+            who = "reference: " if self.role == "reference" else ""
+            raise Failure("runtime_error", who + _short(e))
+
+    # --- trials ----------------------------------------------------------
+    def make_inputs(self, seed: int, transform: str | None = None) -> list:
+        _manual_seed(seed)
+        with torch.device(self.device):
+            inputs = list(self.get_inputs())
+        out = []
+        gen = torch.Generator(device=self.device)
+        gen.manual_seed(seed ^ 0x5A5A)
+        for x in inputs:
+            if isinstance(x, _Tensor):
+                x = x.to(self.device)
+                if transform and x.is_floating_point():
+                    if transform == "signed":
+                        sign = torch.randint(0, 2, x.shape, generator=gen, device=self.device) * 2 - 1
+                        x = x * sign.to(x.dtype)
+                    elif transform == "rescaled":
+                        x = x * (10.0 if x.dtype in (torch.float16, torch.bfloat16) else 100.0)
+            out.append(x)
+        return out
+
+    def poison(self) -> None:
+        """Fill freed device memory with NaN so that returning memory left
+        over from earlier work (e.g. a reference output) fails the check."""
+        if not self.is_cuda:
+            return
+        for nbytes in self.cfg.get("poison_sizes", []):
+            n = max(1, nbytes // 4)
+            t = torch.empty(n, dtype=torch.float32, device=self.device)
+            t.fill_(float("nan"))
+            del t
+
+    def run_once(self, inputs):
+        with _no_grad():
+            out = self.model(*inputs)
+        if self.is_cuda:
+            _cuda_sync()
+        return out
+
+    def report_outputs(self, tag: str, index: int, out, before: str | None, after: str | None) -> None:
+        tensors = _flatten(out, strict=(self.role == "candidate"))
+        meta = [{"dtype": _dtype_name(t.dtype), "shape": list(t.shape), "device": str(t.device),
+                 "nbytes": t.numel() * t.element_size()} for t in tensors]
+        parts = [_raw(t) for t in tensors]
+        self.output_bytes = max(self.output_bytes, sum(m["nbytes"] for m in meta))
+        self.send({"type": "outputs", "tag": tag, "index": index, "tensors": meta,
+                   "inputs_before": before, "inputs_after": after, "patched": patched_names()}, parts)
+        reply = self.wait()
+        if reply.get("type") != "ok":
+            raise Stop()
+
+    def trial(self, tag: str, index: int, seed: int, transform: str | None = None) -> None:
+        inputs = self.make_inputs(seed, transform)
+        if self.input_spec is None:
+            self.input_spec = [[_dtype_name(x.dtype), list(x.shape)] if isinstance(x, _Tensor) else repr(x)
+                               for x in inputs]
+            self.input_bytes = sum(x.numel() * x.element_size() for x in inputs if isinstance(x, _Tensor))
+        before = fingerprint(inputs)
+        if self.role == "candidate":
+            self.poison()
+        out = self.run_once(inputs)
+        after = fingerprint(inputs)
+        self.report_outputs(tag, index, out, before, after)
+
+    def correctness(self) -> None:
+        seeds = self.cfg["seeds"]
+        self.ask("correctness")
+        for i, s in enumerate(seeds["correct"]):
+            self.trial("correct", i, s)
+        for i, (s, how) in enumerate(seeds["robust"]):
+            try:
+                self.trial("robust", i, s, how)
+            except (Stop, Failure):
+                raise
+            except Exception as e:
+                if _is_fatal(e):
+                    raise
+                self.send({"type": "robust_error", "index": i, "error": _short(e)})
+        extra = {}
+        if self.role == "reference":
+            # Outputs for the timing input sets too (the candidate's timed calls
+            # are checked against them). As many sets as memory allows, >= 2.
+            self.timing_seeds = seeds["timing"][: self._n_timing_sets(len(seeds["timing"]))]
+            for i, s in enumerate(self.timing_seeds):
+                self.trial("timing", i, s)
+            extra = {"timing_sets": len(self.timing_seeds), "input_spec": self.input_spec,
+                     "input_bytes": self.input_bytes}
+        self.send({"type": "done", "phase": "correctness", **extra})
+
+    def _n_timing_sets(self, most: int) -> int:
+        if not self.is_cuda or most <= 2:
+            return min(most, 2)
+        free, _ = torch.cuda.mem_get_info()
+        per_set = max(1, self.input_bytes + self.output_bytes)
+        return max(2, min(most, int(0.25 * free // per_set)))
+
+    # --- timing ----------------------------------------------------------
+    def timing(self) -> None:
+        go = self.ask("timing")
+        if go.get("type") != "go":
+            return
+        sets = [self.make_inputs(s) for s in self.timing_seeds]
+        req = self.req
+        min_n, warmup, budget = req["timing_trials"], req["warmup"], float(req["timing_budget_s"])
+        max_n = max(min_n, int(self.cfg.get("max_timing_trials", 1000)))
+        t_first = _perf_ns()
+        last = [None] * len(sets)
+        times, host = [], []
+        if self.is_cuda:
+            l2 = int(self.cfg.get("l2_bytes") or 64 << 20)
+            flush = torch.empty(max(2 * l2, 16 << 20) // 4, dtype=torch.int32, device=self.device)
+            stream = torch.cuda.default_stream()
+            for w in range(warmup):
+                self.run_once(sets[w % len(sets)])
+            starts = [_cuda_Event(enable_timing=True) for _ in range(2)]
+            t_first = _perf_ns()
+            i = 0
+            while True:
+                k = i % len(sets)
+                flush.zero_()                      # evict the inputs from L2
+                _cuda_sync()
+                h0 = _perf_ns()
+                _Event_record(starts[0], stream)
+                with _no_grad():
+                    out = self.model(*sets[k])
+                _Event_record(starts[1], stream)
+                _cuda_sync()                       # device-wide: side streams included
+                h1 = _perf_ns()
+                times.append(_Event_elapsed(starts[0], starts[1]))
+                host.append((h1 - h0) / 1e6)
+                last[k] = out
+                i += 1
+                if _enough(times, i, min_n, max_n, budget, t_first):
+                    break
+            method = "cuda_event+l2_flush+rotated_inputs"
+        else:
+            for w in range(warmup):
+                self.run_once(sets[w % len(sets)])
+            t_first = _perf_ns()
+            i = 0
+            while True:
+                k = i % len(sets)
+                h0 = _perf_ns()
+                with _no_grad():
+                    out = self.model(*sets[k])
+                h1 = _perf_ns()
+                times.append((h1 - h0) / 1e6)
+                last[k] = out
+                i += 1
+                if _enough(times, i, min_n, max_n, budget, t_first):
+                    break
+            host = list(times)
+            method = "perf_counter+rotated_inputs"
+        self.send({"type": "times", "ms": times, "host_ms": host, "method": method,
+                   "sets": len(sets), "patched": patched_names()})
+        self.wait()
+        # Outputs of the timed calls are checked too (memoising across calls fails here).
+        for k, out in enumerate(last):
+            if out is not None:
+                self.report_outputs("after_timing", k, out, None, None)
+        self.send({"type": "done", "phase": "timing"})
+
+    def run(self) -> None:
+        self.setup()
+        self.load()
+        self.correctness()
+        if self.cfg.get("time", True):
+            self.timing()
+        self.send({"type": "bye"})
+
+
+def _enough(times: list, n: int, min_n: int, max_n: int, budget_s: float, t0_ns: int) -> bool:
+    if n < min_n:
+        return False
+    if n >= max_n or (_perf_ns() - t0_ns) / 1e9 > budget_s:
+        return True
+    mean = sum(times) / n
+    if mean <= 0:
+        return True
+    var = sum((t - mean) ** 2 for t in times) / max(1, n - 1)
+    return math.sqrt(var / n) / mean < 0.01          # relative standard error under 1%
+
+
+def _is_fatal(exc: BaseException) -> bool:
+    text = str(exc)
+    return any(s in text for s in _FATAL_CUDA)
+
+
+def child_main(sock, log_path: str) -> int:
+    """Entry point in the forked child. Returns the exit code."""
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    faulthandler.enable()          # a segfault leaves its Python traceback in the log
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    try:
+        cfg, _ = protocol.recv(sock, deadline=time.monotonic() + 60)
+        child = Child(sock, cfg)
+        child.run()
+        return 0
+    except Stop:
+        return 0
+    except Failure as f:
+        _try_send(sock, {"type": "error", "outcome": f.outcome, "error": f.error})
+        return 0
+    except protocol.ProtocolError:
+        return 3
+    except BaseException as e:  # anything the candidate raised while running
+        traceback.print_exc()
+        outcome = "crashed" if _is_fatal(e) else "runtime_error"
+        _try_send(sock, {"type": "error", "outcome": outcome, "error": _short(e)})
+        return 0
+
+
+def _try_send(sock, header: dict) -> None:
+    try:
+        protocol.send(sock, header)
+    except OSError:
+        pass

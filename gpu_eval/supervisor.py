@@ -1,0 +1,606 @@
+"""Drives evaluation children from the evaluator process.
+
+For one request: the reference runs in its own trusted child (its outputs are
+kept in memory for the run, its timing in the reference cache); the
+candidate runs in a fresh child; the parent compares outputs and computes
+the speedup. The parent grants the phases: correctness checks run under a
+shared hold of the device lock, timings under an exclusive one.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import signal
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+
+from . import environment, protocol, static_checks, verdict
+from .cache import reference_key
+from .forkserver import ForkServer, shared_server
+from .locks import device_lock
+from .request import derive_seed, normalize, src_hash
+
+MAX_TIMING_SETS_GPU = 8
+REFERENCE_RETIME_S = 3600.0         # a cached reference timing older than this is re-measured
+
+
+@dataclass
+class ReferenceData:
+    outputs: dict = field(default_factory=dict)        # (tag, index) -> (metas, tensors)
+    inputs_before: dict = field(default_factory=dict)  # (tag, index) -> fingerprint
+    mutates_inputs: bool = False
+    input_spec: list | None = None
+    input_bytes: int = 0
+    timing_sets: int = 2
+    robust_ok: set = field(default_factory=set)        # robust indices whose reference output is finite
+    timing: dict | None = None                         # {"ms": [...], "host_ms": [...], "method": ...}
+    timing_cached: bool = False
+    drift: float | None = None
+    key: str | None = None
+    error: str | None = None
+
+
+class _ChildError(Exception):
+    def __init__(self, outcome: str, error: str):
+        super().__init__(error)
+        self.outcome, self.error = outcome, error
+
+
+def _signal_name(sig: int) -> str:
+    try:
+        return signal.Signals(sig).name
+    except ValueError:
+        return f"signal {sig}"
+
+
+def _log_tail(path: str, n: int = 8) -> str:
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - 16384))
+            lines = f.read().decode("utf-8", "replace").splitlines()
+    except OSError:
+        return ""
+    lines = [ln for ln in lines if ln.strip()]
+    return "\n".join(lines[-n:])
+
+
+class Runner:
+    """State shared by the evaluations of one Evaluator (or one evaluate call)."""
+
+    def __init__(self, reference_cache=None, server: ForkServer | None = None,
+                 build_cache: str | None = None, max_jobs: int | None = None):
+        self.reference_cache = reference_cache
+        self._server = server
+        self.root = tempfile.mkdtemp(prefix="sgs-eval-")
+        self.build_cache = build_cache or os.environ.get("SGS_BUILD_CACHE") or os.path.join(
+            os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "sgs", "builds")
+        self.max_jobs = max_jobs or max(1, min(8, os.cpu_count() or 1))
+        self._refs: dict[str, ReferenceData] = {}
+        self._ref_locks: dict[str, threading.Lock] = {}
+        self._lock = threading.Lock()
+        self.own_pids: set[int] = set()
+        self._gpu_load: dict[int, int] = {}
+        self.versions = environment.torch_versions()
+
+    # --- plumbing --------------------------------------------------------
+    def server(self) -> ForkServer:
+        if self._server is not None:
+            if not self._server.alive():
+                self._server = ForkServer(environment.scrubbed_env())
+            return self._server
+        return shared_server(environment.scrubbed_env)
+
+    def close(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def resolve_device(self, req: dict) -> str | None:
+        """cpu, cuda:N, or None when a GPU is needed but there is none."""
+        dev, kind = req["device"], req["kind"]
+        gpus = environment.cuda_devices()
+        if dev == "cpu":
+            return None if kind != "torch" else "cpu"
+        if not gpus:
+            return "cpu" if (dev == "auto" and kind == "torch") else None
+        if dev == "auto" or dev == "cuda":
+            if dev == "cuda" and len(gpus) == 1:
+                return "cuda:0"
+            with self._lock:                          # least busy GPU
+                idx = min(range(len(gpus)), key=lambda i: self._gpu_load.get(i, 0))
+            return f"cuda:{idx}"
+        idx = environment.cuda_index(dev)
+        return f"cuda:{idx}" if idx < len(gpus) else None
+
+    @contextlib.contextmanager
+    def _gpu_busy(self, device: str):
+        if not device.startswith("cuda"):
+            yield
+            return
+        idx = environment.cuda_index(device)
+        with self._lock:
+            self._gpu_load[idx] = self._gpu_load.get(idx, 0) + 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._gpu_load[idx] -= 1
+
+    def _device_info(self, device: str) -> dict:
+        if device.startswith("cuda"):
+            devs = environment.cuda_devices()
+            return devs[environment.cuda_index(device)]
+        return {}
+
+    # --- one child -------------------------------------------------------
+    def _spawn(self, tmpdir: str):
+        log = os.path.join(tmpdir, "log.txt")
+        pid, sock = self.server().spawn(log)
+        with self._lock:
+            self.own_pids.add(pid)
+        return pid, sock, log
+
+    def _reap(self, pid: int, sock) -> None:
+        self.server().kill(pid)
+        try:
+            sock.close()
+        except OSError:
+            pass
+        with self._lock:
+            self.own_pids.discard(pid)
+
+    def _config(self, role: str, req: dict, device: str, tmpdir: str, ext_dir: str, seeds: dict,
+                num_threads: int, poison_sizes=()) -> dict:
+        info = self._device_info(device)
+        arch = None
+        if info:
+            arch = "{}.{}".format(*info["capability"])
+        writable = [tmpdir, ext_dir, "/dev"]
+        return {"role": role, "request": req, "device": device, "tmpdir": tmpdir, "ext_dir": ext_dir,
+                "writable": writable, "seeds": seeds, "num_threads": num_threads,
+                "init_seed": derive_seed(req["seed"], "init"), "arch": arch,
+                "l2_bytes": info.get("l2_bytes") or 0, "tf32": bool(req.get("tf32")),
+                "max_jobs": self.max_jobs, "poison_sizes": list(poison_sizes),
+                "time": bool(req.get("time", True))}
+
+    # --- timing grants ---------------------------------------------------
+    def _contention_probe(self, device: str, child_pid: int):
+        """A snapshot for `_contended`: GPU compute PIDs, or CPU busy time."""
+        if device.startswith("cuda"):
+            return environment.gpu_compute_pids(environment.cuda_index(device))
+        return _cpu_snapshot(child_pid)
+
+    def _contended(self, device: str, before, after) -> bool:
+        if before is None or after is None:
+            return False
+        if device.startswith("cuda"):
+            with self._lock:
+                own = set(self.own_pids) | {os.getpid()}
+            return bool((set(before) | set(after)) - own)
+        # CPU: busy time of everything but the timing child and this process,
+        # averaged over the timing; more than half a core means other work ran.
+        elapsed = after[0] - before[0]
+        if elapsed < 0.2:
+            return False
+        others = (after[1] - before[1]) - (after[2] - before[2]) - (after[3] - before[3])
+        return others / elapsed > 0.5
+
+    # --- reference -------------------------------------------------------
+    def reference(self, req: dict, device: str, num_threads: int, timing_slot) -> ReferenceData:
+        ident = json.dumps([src_hash(req["reference_src"]), device, req["seed"], req["correctness_trials"],
+                            req["robust_trials"], req["mode"], bool(req.get("tf32")), num_threads,
+                            req["timing_trials"], req["warmup"], bool(req.get("time", True))])
+        with self._lock:
+            lock = self._ref_locks.setdefault(ident, threading.Lock())
+        with lock:
+            ref = self._refs.get(ident)
+            if ref is None or ref.error:
+                ref = self._run_reference(req, device, num_threads, timing_slot)
+                if len(self._refs) > 64:                   # bounded: outputs can be large
+                    self._refs.pop(next(iter(self._refs)))
+                self._refs[ident] = ref
+            return ref
+
+    def _seeds(self, req: dict, device: str) -> dict:
+        base = req["seed"]
+        n_sets = MAX_TIMING_SETS_GPU if device.startswith("cuda") else 2
+        return {"correct": [derive_seed(base, "correct", i) for i in range(req["correctness_trials"])],
+                "robust": [(derive_seed(base, "robust", j), "signed" if j % 2 == 0 else "rescaled")
+                           for j in range(int(req["robust_trials"]))],
+                "timing": [derive_seed(base, "timing", k) for k in range(n_sets)]}
+
+    def _run_reference(self, req: dict, device: str, num_threads: int, timing_slot) -> ReferenceData:
+        ref = ReferenceData()
+        tmpdir = tempfile.mkdtemp(prefix="ref-", dir=self.root)
+        cfg = self._config("reference", req, device, tmpdir, os.path.join(tmpdir, "ext"),
+                           self._seeds(req, device), num_threads)
+        os.makedirs(cfg["ext_dir"], exist_ok=True)
+        pid, sock, log = self._spawn(tmpdir)
+        hardware = environment.hardware_label(device, num_threads)
+        deadline = time.monotonic() + max(req["timeout_s"], 120.0)
+        held = None
+        try:
+            protocol.send(sock, cfg)
+            while True:
+                h, plen = protocol.recv_header(sock, deadline)
+                t = h.get("type")
+                if t == "want" and h["phase"] == "correctness":
+                    held = device_lock(device)
+                    held.acquire_shared()
+                    protocol.send(sock, {"type": "go"})
+                elif t == "outputs":
+                    payload = protocol.recv_payload(sock, plen, deadline)
+                    tensors = verdict.to_tensors(h["tensors"], payload)
+                    key = (h["tag"], h["index"])
+                    ref.outputs[key] = (h["tensors"], tensors)
+                    ref.inputs_before[key] = h["inputs_before"]
+                    if h["inputs_before"] != h["inputs_after"]:
+                        ref.mutates_inputs = True
+                    if h["tag"] == "robust" and all(
+                            (not x.is_floating_point()) or bool(x.isfinite().all()) for x in tensors):
+                        ref.robust_ok.add(h["index"])
+                    protocol.send(sock, {"type": "ok"})
+                elif t == "robust_error":
+                    pass
+                elif t == "done" and h["phase"] == "correctness":
+                    held.release_shared()
+                    held = None
+                    ref.input_spec = h.get("input_spec")
+                    ref.input_bytes = h.get("input_bytes", 0)
+                    ref.timing_sets = h.get("timing_sets", 2)
+                    method = ("cuda_event+l2_flush+rotated_inputs" if device.startswith("cuda")
+                              else "perf_counter+rotated_inputs")
+                    ref.key = reference_key(
+                        reference_hash=src_hash(req["reference_src"]), input_spec=ref.input_spec,
+                        hardware=hardware, torch_version=self.versions["torch"],
+                        cuda_version=self.versions["cuda"], method=method, mode=req["mode"],
+                        tf32=bool(req.get("tf32")), num_threads=num_threads if device == "cpu" else None)
+                    cached = self.reference_cache.get(ref.key) if self.reference_cache is not None else None
+                    if cached and cached.get("ms"):
+                        ref.timing, ref.timing_cached = cached, True
+                elif t == "want" and h["phase"] == "timing":
+                    stale = (ref.timing_cached and
+                             time.time() - float(ref.timing.get("timed_at", 0)) > REFERENCE_RETIME_S)
+                    if ref.timing is not None and not stale:
+                        protocol.send(sock, {"type": "skip"})
+                        continue
+                    old = ref.timing if stale else None
+                    with self._timing_grant(device, timing_slot):
+                        protocol.send(sock, {"type": "go"})
+                        deadline = time.monotonic() + req["timeout_s"] + float(req["timing_budget_s"])
+                        h, _ = protocol.recv(sock, deadline)
+                        if h.get("type") != "times":
+                            raise _ChildError("runtime_error", "reference: timing failed: " + str(h.get("error")))
+                        protocol.send(sock, {"type": "ok"})
+                        while True:                  # outputs after timed calls, then done
+                            h2, pl = protocol.recv_header(sock, deadline)
+                            if h2.get("type") == "outputs":
+                                protocol.recv_payload(sock, pl, deadline)
+                                protocol.send(sock, {"type": "ok"})
+                                continue
+                            break
+                    ref.timing = {"ms": h["ms"], "host_ms": h["host_ms"], "method": h["method"],
+                                  "timed_at": time.time(), "hardware": hardware}
+                    ref.timing_cached = False
+                    if old:
+                        ref.drift = verdict.stats(h["ms"])["median"] / verdict.stats(old["ms"])["median"] - 1
+                        ref.timing["drift_vs_previous"] = ref.drift
+                    if self.reference_cache is not None:
+                        self.reference_cache.put(ref.key, ref.timing)
+                    if h2.get("type") == "bye":
+                        break
+                elif t == "bye":
+                    break
+                elif t == "error":
+                    ref.error = h.get("error") or "reference failed"
+                    break
+                elif t == "exit":
+                    ref.error = ("reference: crashed with " + _signal_name(h["signal"]) if h.get("signal")
+                                 else f"reference: exited with code {h.get('code')}") + _tail_suffix(log)
+                    break
+                elif plen:
+                    protocol.recv_payload(sock, plen, deadline)
+        except TimeoutError:
+            ref.error = "reference: timed out"
+        except _ChildError as e:
+            ref.error = e.error
+        except (protocol.ProtocolError, OSError) as e:
+            ref.error = f"reference: lost contact ({e})" + _tail_suffix(log)
+        finally:
+            if held is not None:
+                held.release_shared()
+            self._reap(pid, sock)
+            shutil.rmtree(tmpdir, ignore_errors=True)
+        if ref.error and not ref.error.startswith("reference"):
+            ref.error = "reference: " + ref.error
+        return ref
+
+    @contextlib.contextmanager
+    def _timing_grant(self, device: str, timing_slot):
+        external = None
+        if timing_slot is not None and not getattr(timing_slot, "_sgs_internal", False):
+            external = timing_slot(device) if (callable(timing_slot) and not hasattr(timing_slot, "__enter__")) \
+                else timing_slot
+        with contextlib.ExitStack() as stack:
+            if external is not None:
+                stack.enter_context(external)
+            stack.enter_context(device_lock(device).exclusive())
+            yield
+
+    # --- candidate -------------------------------------------------------
+    def evaluate(self, request: dict, timing_slot=None) -> dict:
+        req = normalize(request)
+        t_start = time.monotonic()
+        result = _blank_result(req, self.versions)
+        static = static_checks.check(req["candidate_src"], req["kind"], req["reference_src"])
+        result["flags"] = list(static["flags"])
+        result["kernels_defined"] = static["kernels"]
+        if static["syntax_error"]:
+            return _finish(result, "compile_error", static["syntax_error"])
+        device = self.resolve_device(req)
+        if device is None:
+            result["device"] = req["device"]
+            result["hardware"] = "no gpu"
+            return _finish(result, "skipped", "no GPU")
+        num_threads = int(req.get("num_threads") or environment.default_threads())
+        result["device"] = device
+        result["hardware"] = environment.hardware_label(device, num_threads)
+        result["num_threads"] = num_threads if device == "cpu" else None
+        result["tf32"] = "on" if req.get("tf32") else "off"
+        if static["reject"]:
+            result["flags"].append("rejected")
+            return _finish(result, "incorrect", "rejected: " + static["reject"])
+        with self._gpu_busy(device):
+            ref = self.reference(req, device, num_threads, timing_slot)
+            if ref.error:
+                result["flags"].append("reference_failed")
+                return _finish(result, "runtime_error", ref.error)
+            self._candidate(req, device, num_threads, ref, result, timing_slot)
+        result["phases"]["total_s"] = round(time.monotonic() - t_start, 3)
+        return result
+
+    def _ext_dir(self, req: dict, device: str, tmpdir: str) -> str:
+        if req["kind"] == "torch":
+            return os.path.join(tmpdir, "ext")
+        info = self._device_info(device)
+        key = hashlib.sha256(json.dumps([req["candidate_src"], req["kind"], self.versions,
+                                         info.get("capability")]).encode()).hexdigest()[:24]
+        return os.path.join(self.build_cache, key)
+
+    def _candidate(self, req, device, num_threads, ref: ReferenceData, result: dict, timing_slot) -> None:
+        tmpdir = tempfile.mkdtemp(prefix="cand-", dir=self.root)
+        ext_dir = self._ext_dir(req, device, tmpdir)
+        os.makedirs(ext_dir, exist_ok=True)
+        seeds = self._seeds(req, device)
+        seeds["timing"] = seeds["timing"][: ref.timing_sets]
+        poison = sorted({m["nbytes"] for metas, _ in ref.outputs.values() for m in metas})[-4:]
+        cfg = self._config("candidate", req, device, tmpdir, ext_dir, seeds, num_threads, poison)
+        pid, sock, log = self._spawn(tmpdir)
+        phases = result["phases"]
+        deadline = time.monotonic() + 60.0
+        phase, phase_t0 = "start", time.monotonic()
+        held_shared = None
+        grant = None
+        outcome, error = None, None
+        correct_trials = 0
+        robust: list[bool] = []
+        max_diff = 0.0
+        cand_times = None
+        contended_before = None
+        try:
+            protocol.send(sock, cfg)
+            while outcome is None:
+                h, plen = protocol.recv_header(sock, deadline)
+                t = h.get("type")
+                if t == "hello":
+                    result["sandbox"] = h.get("sandbox")
+                elif t == "phase" and h["phase"] == "compile":
+                    phase, phase_t0 = "compile", time.monotonic()
+                    deadline = phase_t0 + req["compile_timeout_s"]
+                elif t == "phase" and h["phase"] == "compiled":
+                    phases["compile_s"] = round(time.monotonic() - phase_t0, 3)
+                    phase, phase_t0 = "correctness", time.monotonic()
+                    deadline = phase_t0 + req["timeout_s"]
+                    if h.get("patched"):
+                        outcome, error = "incorrect", "rejected: candidate replaced " + ", ".join(h["patched"])
+                        result["flags"].append("monkeypatch")
+                elif t == "want" and h["phase"] == "correctness":
+                    held_shared = device_lock(device)
+                    held_shared.acquire_shared()
+                    protocol.send(sock, {"type": "go"})
+                    phase, phase_t0 = "correctness", time.monotonic()
+                    deadline = phase_t0 + req["timeout_s"]
+                elif t == "outputs":
+                    key = (h["tag"] if h["tag"] != "after_timing" else "timing", h["index"])
+                    metas_ref, tensors_ref = ref.outputs.get(key, (None, None))
+                    if h.get("patched"):
+                        outcome, error = "incorrect", "rejected: candidate replaced " + ", ".join(h["patched"])
+                        result["flags"].append("monkeypatch")
+                        break
+                    if metas_ref is None:
+                        raise protocol.ProtocolError(f"unexpected outputs {key}")
+                    reason = verdict.check_metas(h["tensors"], metas_ref, device)
+                    if reason is not None:
+                        if h["tag"] == "robust":
+                            robust.append(False)
+                            protocol.recv_payload(sock, plen, deadline)
+                            protocol.send(sock, {"type": "ok"})
+                            continue
+                        outcome, error = "incorrect", reason
+                        break
+                    payload = protocol.recv_payload(sock, plen, deadline)
+                    if h["tag"] == "after_timing" and ref.mutates_inputs:
+                        # The timed calls changed the inputs as the reference does:
+                        # nothing to compare them with.
+                        protocol.send(sock, {"type": "ok"})
+                        continue
+                    tensors = verdict.to_tensors(h["tensors"], payload)
+                    ok, diff, reason = verdict.compare(tensors, tensors_ref, req["atol"], req["rtol"])
+                    if h["tag"] == "robust":
+                        if h["index"] in ref.robust_ok:
+                            robust.append(ok)
+                        protocol.send(sock, {"type": "ok"})
+                        continue
+                    max_diff = max(max_diff, diff)
+                    if h["tag"] == "correct":
+                        if h["inputs_before"] != ref.inputs_before.get(key):
+                            result["flags"].append("inputs_differ_from_reference")
+                        if h["inputs_after"] != h["inputs_before"] and not ref.mutates_inputs:
+                            if "inputs_mutated" not in result["flags"]:
+                                result["flags"].append("inputs_mutated")
+                            outcome, error = "incorrect", "candidate modified its inputs"
+                            break
+                    if not ok:
+                        if h["tag"] == "after_timing":
+                            reason = "after timed calls: " + reason
+                            result["flags"].append("wrong_after_timing")
+                        outcome, error = "incorrect", reason
+                        break
+                    if h["tag"] == "correct":
+                        correct_trials += 1
+                    protocol.send(sock, {"type": "ok"})
+                elif t == "robust_error":
+                    robust.append(False)
+                elif t == "done" and h["phase"] == "correctness":
+                    held_shared.release_shared()
+                    held_shared = None
+                    phases["correctness_s"] = round(time.monotonic() - phase_t0, 3)
+                elif t == "want" and h["phase"] == "timing":
+                    if not req.get("time", True) or ref.timing is None:
+                        protocol.send(sock, {"type": "skip"})
+                        continue
+                    grant = self._timing_grant(device, timing_slot)
+                    grant.__enter__()
+                    contended_before = self._contention_probe(device, pid)
+                    protocol.send(sock, {"type": "go"})
+                    phase, phase_t0 = "timing", time.monotonic()
+                    deadline = phase_t0 + req["timeout_s"] + float(req["timing_budget_s"])
+                elif t == "times":
+                    cand_times = h
+                    if h.get("patched"):
+                        outcome, error = "incorrect", "rejected: candidate replaced " + ", ".join(h["patched"])
+                        result["flags"].append("monkeypatch")
+                        break
+                    if self._contended(device, contended_before, self._contention_probe(device, pid)):
+                        result["flags"].append("contended")
+                    protocol.send(sock, {"type": "ok"})
+                elif t == "done" and h["phase"] == "timing":
+                    grant.__exit__(None, None, None)
+                    grant = None
+                    phases["timing_s"] = round(time.monotonic() - phase_t0, 3)
+                elif t == "bye":
+                    outcome = "correct"
+                elif t == "error":
+                    outcome = h.get("outcome") if h.get("outcome") in _CHILD_OUTCOMES else "runtime_error"
+                    error = str(h.get("error") or outcome)[:800]
+                    if outcome == "crashed":
+                        error += _tail_suffix(log, 3)
+                elif t == "exit":
+                    if h.get("signal"):
+                        outcome = "crashed"
+                        error = f"crashed: killed by {_signal_name(h['signal'])}" + _tail_suffix(log, 4)
+                    else:
+                        outcome = "runtime_error"
+                        error = f"exited with code {h.get('code')} during {phase}" + _tail_suffix(log, 4)
+                elif plen:
+                    protocol.recv_payload(sock, plen, deadline)
+        except TimeoutError:
+            limit = req["compile_timeout_s"] if phase == "compile" else req["timeout_s"]
+            outcome, error = "timeout", f"timed out after {limit:g}s during {phase}"
+        except (protocol.ProtocolError, OSError, ValueError, KeyError, TypeError) as e:
+            outcome, error = "crashed", f"lost contact with the candidate during {phase}: {e}" + _tail_suffix(log, 4)
+        finally:
+            if held_shared is not None:
+                held_shared.release_shared()
+            if grant is not None:
+                grant.__exit__(None, None, None)
+            self._reap(pid, sock)
+            shutil.rmtree(tmpdir, ignore_errors=True)
+        result["correct_trials"] = correct_trials
+        result["trials"] = req["correctness_trials"]
+        result["max_abs_diff"] = max_diff if correct_trials or outcome == "incorrect" else None
+        result["robust"] = (all(robust) if robust else None)
+        if result["robust"] is False:
+            result["flags"].append("not_robust")
+        if ref.mutates_inputs:
+            result["flags"].append("reference_mutates_inputs")
+        if any(verdict.zero_would_pass(tensors, req["atol"], req["rtol"])
+               for (tag, _), (_, tensors) in ref.outputs.items() if tag == "correct"):
+            result["flags"].append("reference_output_tiny")
+        if outcome == "correct" and cand_times is not None and ref.timing is not None:
+            self._speedup(result, cand_times, ref, device)
+        result["reference_cached"] = bool(ref.timing_cached)
+        if ref.drift is not None:
+            result["reference_drift"] = ref.drift
+        _finish(result, outcome, error)
+
+    def _speedup(self, result: dict, cand: dict, ref: ReferenceData, device: str) -> None:
+        c_ms, r_ms = cand["ms"], ref.timing["ms"]
+        result["timing_method"] = cand["method"]
+        c_ev, c_host = verdict.stats(c_ms), verdict.stats(cand["host_ms"])
+        if device.startswith("cuda"):
+            # Work left on other streams escapes the events but not a device-wide
+            # synchronize: a large gap means the event time is not the cost.
+            gap = c_host["median"] - c_ev["median"]
+            result["event_host_gap_ms"] = gap
+            if gap > 0.05 and c_host["median"] > 1.5 * c_ev["median"]:
+                result["flags"].append("event_host_gap")
+                c_ms, r_ms = cand["host_ms"], ref.timing.get("host_ms") or r_ms
+                result["timing_method"] += " (host time used)"
+        result["candidate_ms"] = verdict.stats(c_ms)
+        result["reference_ms"] = verdict.stats(r_ms)
+        cm, rm = result["candidate_ms"]["median"], result["reference_ms"]["median"]
+        if cm > 0:
+            result["speedup"] = rm / cm
+            result["speedup_ci"] = verdict.speedup_ci(r_ms, c_ms, seed=len(c_ms))
+            if result["speedup"] > 10:
+                result["flags"].append("speedup_over_10x")
+
+
+def _cpu_snapshot(child_pid: int):
+    """(wall s, machine busy s, child cpu s, this process cpu s) or None."""
+    try:
+        tick = os.sysconf("SC_CLK_TCK")
+        with open("/proc/stat") as f:
+            cpu = [int(x) for x in f.readline().split()[1:]]
+        busy = (sum(cpu) - cpu[3] - (cpu[4] if len(cpu) > 4 else 0)) / tick
+        with open(f"/proc/{child_pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        child = (int(fields[11]) + int(fields[12])) / tick
+        me = os.times()
+        return (time.monotonic(), busy, child, me.user + me.system)
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+_CHILD_OUTCOMES = {"compile_error", "runtime_error", "incorrect", "crashed"}
+
+
+def _tail_suffix(log: str, n: int = 4) -> str:
+    tail = _log_tail(log, n)
+    return ("\n" + tail) if tail else ""
+
+
+def _blank_result(req: dict, versions: dict) -> dict:
+    return {"task_id": req["task_id"], "kind": req["kind"], "mode": req["mode"], "outcome": None,
+            "error": None, "max_abs_diff": None, "correct_trials": 0, "trials": req["correctness_trials"],
+            "candidate_ms": None, "reference_ms": None, "reference_cached": False, "speedup": None,
+            "speedup_ci": None, "hardware": None, "device": None, "flags": [], "robust": None,
+            "timing_method": None, "tf32": "on" if req.get("tf32") else "off",
+            "phases": {"compile_s": None, "correctness_s": None, "timing_s": None},
+            "versions": dict(versions), "seed": req["seed"], "sandbox": None}
+
+
+def _finish(result: dict, outcome: str, error: str | None) -> dict:
+    result["outcome"] = outcome
+    result["error"] = None if outcome == "correct" else (error or outcome)
+    if outcome != "correct":
+        result["speedup"] = None
+        result["speedup_ci"] = None
+    result["flags"] = sorted(set(result["flags"]))
+    return result
