@@ -132,20 +132,28 @@ def effective_status(run: dict, now_ts: float | None = None) -> str:
         return run["status"]
     from datetime import datetime
 
+    pid, host = run.get("pid"), run.get("host")
+    if pid and host == os.uname().nodename and not _alive(pid):
+        return "interrupted"  # its process is gone (SIGKILL, a crash): no need to wait for the heartbeat
     beat = run.get("heartbeat_at")
     if beat is None:
         return "interrupted"
     age = (now_ts or time.time()) - datetime.fromisoformat(beat).timestamp()
-    if age <= STALE_AFTER_S:
-        return "running"
-    pid, host = run.get("pid"), run.get("host")
-    if pid and host == os.uname().nodename:
-        try:
-            os.kill(pid, 0)
-            return "running"
-        except OSError:
-            return "interrupted"
-    return "interrupted"
+    return "running" if age <= STALE_AFTER_S else "interrupted"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie (killed, not yet reaped by its parent) is not running
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][:1] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def sample_seed(run_seed: int, task_id: str, first_idx: int) -> int:

@@ -1,0 +1,154 @@
+"""Engine behaviour with a scripted model and an in-process stand-in evaluator."""
+import contextlib
+import threading
+from concurrent.futures import Future
+
+import pytest
+
+from sgs.core import events as ev
+from sgs.core.backends.scripted import ScriptedBackend
+from sgs.core.engine import Engine, EvalOptions, RunConfig, create_run, effective_status
+from sgs.core.store import Store
+from sgs.core.tasks import get_task
+
+FAST = "```python\nreturn torch.relu(x)  # FAST\n```"
+SLOW = "```python\nreturn torch.relu(x) + 0  # SLOW\n```"
+NOCODE = "I am not sure how to do this."
+
+
+class FakeEvaluator:
+    """Answers at once: FAST -> correct 2x, SLOW -> correct 0.5x; records what it was asked."""
+
+    def __init__(self):
+        self.requests = []
+        self.slot_held = threading.Event()
+        self.lock = threading.Lock()
+
+    def submit(self, request):
+        self.requests.append(request)
+        f = Future()
+        src = request["candidate_src"]
+        if "FAST" in src:
+            f.set_result({"outcome": "correct", "speedup": 2.0, "speedup_ci": [1.9, 2.1], "hardware": "fake"})
+        else:
+            f.set_result({"outcome": "correct", "speedup": 0.5, "speedup_ci": [0.45, 0.55], "hardware": "fake"})
+        return f
+
+    @contextlib.contextmanager
+    def timing_slot(self, device):
+        with self.lock:
+            self.slot_held.set()
+            yield
+            self.slot_held.clear()
+
+    def close(self):
+        pass
+
+
+def setup(tmp_path, replies, k=4, tasks=("builtin/relu",)):
+    store = Store(tmp_path / "e.db")
+    config = RunConfig(task_ids=list(tasks), k=k, backend="scripted", model="m", eval=EvalOptions(device="cpu"))
+    task_objs = [get_task(t) for t in tasks]
+    run_id = create_run(store, config, task_objs, logprob_mode="raw")
+    backend = ScriptedBackend(replies=replies)
+    return store, run_id, backend
+
+
+def test_run_persists_k_samples_and_emits_events_in_order(tmp_path):
+    store, run_id, backend = setup(tmp_path, [FAST, SLOW, NOCODE, SLOW])
+    seen = []
+    evaluator = FakeEvaluator()
+    Engine(store, run_id, backend=backend, sinks=[seen.append], evaluator=evaluator).run_to_end()
+    kinds = [type(e).__name__ for e in seen]
+    assert kinds[0] == "RunStarted" and kinds[-1] == "RunFinished"
+    assert kinds.count("SampleGenerated") == 4
+    assert kinds.count("EvalFinished") == 4
+    assert kinds.count("TaskFinished") == 1
+    assert kinds.index("TaskFinished") > max(i for i, k in enumerate(kinds) if k == "EvalFinished")
+    cands = store.candidates(run_id, "builtin/relu")
+    assert [c.sample_idx for c in cands] == [0, 1, 2, 3]
+    assert [c.outcome for c in cands] == ["correct", "correct", "no_code", "correct"]
+    assert all(c.surprisal is not None and c.surprisal > 0 for c in cands)
+    assert store.get_run(run_id)["status"] == "finished"
+    # identical code within the task is evaluated once: SLOW twice -> 1 request
+    assert len(evaluator.requests) == 2
+
+
+def test_body_reply_is_assembled_into_a_modelnew_module(tmp_path):
+    store, run_id, backend = setup(tmp_path, [FAST], k=1)
+    evaluator = FakeEvaluator()
+    Engine(store, run_id, backend=backend, evaluator=evaluator).run_to_end()
+    (req,) = evaluator.requests
+    assert "class ModelNew" in req["candidate_src"] and "class Model" in req["candidate_src"]
+    assert req["device"] == "cpu" and isinstance(req["seed"], int)
+
+
+def test_resume_fills_only_missing_samples_and_keeps_finished_evaluations(tmp_path):
+    store, run_id, backend = setup(tmp_path, [FAST, SLOW, FAST, SLOW], k=4)
+    # simulate an interrupted run: two samples exist, one evaluated, one cut off mid-evaluation
+    gen = list(backend.generate(None, 2, None))
+    from sgs.core.prompts import extract
+
+    task = get_task("builtin/relu")
+    ids = []
+    for i, g in enumerate(gen):
+        e = extract(g.text, task, "body")
+        ids.append(store.add_sample(run_id, task.id, i, g, code=e.code, code_kind=e.kind, code_start=e.start,
+                                    code_end=e.end, extraction_error=e.error, logprob_mode="raw"))
+    store.finish_evaluation(ids[0], run_id, task.id, {"outcome": "correct", "speedup": 2.0})
+    store.start_evaluation(ids[1], run_id, task.id)
+    store.set_run_status(run_id, "interrupted")
+    evaluator = FakeEvaluator()
+    Engine(store, run_id, backend=ScriptedBackend(replies=["```python\nreturn x.clamp_min(0)\n```"]),
+           evaluator=evaluator).run_to_end()
+    cands = store.candidates(run_id, task.id)
+    assert [c.sample_idx for c in cands] == [0, 1, 2, 3]
+    assert all(c.outcome is not None for c in cands)
+    # sample 0 was not re-evaluated; sample 1 (cut off) and the 2 new ones were (the new ones share code)
+    assert len(evaluator.requests) == 2
+    assert cands[0].speedup == 2.0
+
+
+def test_local_model_holds_the_timing_slot_while_generating(tmp_path):
+    store, run_id, _ = setup(tmp_path, [FAST], k=2)
+    evaluator = FakeEvaluator()
+    held_during_generation = []
+
+    class LocalBackend(ScriptedBackend):
+        def __init__(self, **kw):
+            super().__init__(**kw)
+            from sgs.core.backends.base import Capabilities
+
+            self.capabilities = Capabilities(local_device="cpu")
+
+        def generate(self, prompt, k, params):
+            for g in super().generate(prompt, k, params):
+                held_during_generation.append(evaluator.slot_held.is_set())
+                yield g
+
+    Engine(store, run_id, backend=LocalBackend(replies=[FAST]), evaluator=evaluator).run_to_end()
+    assert held_during_generation == [True, True]
+    assert not evaluator.slot_held.is_set()
+
+
+def test_an_evaluator_exception_costs_one_sample(tmp_path):
+    store, run_id, backend = setup(tmp_path, [FAST, SLOW], k=2)
+
+    class Flaky(FakeEvaluator):
+        def submit(self, request):
+            if "SLOW" in request["candidate_src"]:
+                f = Future()
+                f.set_exception(RuntimeError("worker died"))
+                return f
+            return super().submit(request)
+
+    Engine(store, run_id, backend=backend, evaluator=Flaky()).run_to_end()
+    outcomes = [c.outcome for c in store.candidates(run_id)]
+    assert outcomes == ["correct", "crashed"]
+    assert store.get_run(run_id)["status"] == "finished"
+
+
+def test_stale_running_run_reads_as_interrupted():
+    run = {"status": "running", "heartbeat_at": "2020-01-01T00:00:00+00:00", "pid": 999999999, "host": "elsewhere"}
+    assert effective_status(run) == "interrupted"
+    assert effective_status({"status": "finished"}) == "finished"
