@@ -3,7 +3,8 @@
 Linux only; each layer is best effort and reports what it achieved, so a
 result says how the code was confined (see benchmarks/EVAL_NOTES.md):
 
-* network: a new network namespace (no interfaces but a down loopback);
+* network: a new network namespace (no interfaces but a down loopback),
+  inside a new user namespace where allowed (no capabilities outside it);
   without one, Landlock's TCP rules (kernel ABI >= 4) deny bind/connect;
 * files: Landlock lets the process write only below the given folders
   (its temporary folder, its build-cache entry, /dev for device nodes);
@@ -20,6 +21,7 @@ import resource
 _SYS_CREATE_RULESET, _SYS_ADD_RULE, _SYS_RESTRICT_SELF = 444, 445, 446   # same on x86-64 and arm64
 _CLONE_NEWNET, _CLONE_NEWUSER = 0x40000000, 0x10000000
 _PR_SET_NO_NEW_PRIVS = 38
+_PR_SET_DUMPABLE = 4
 
 # Landlock filesystem rights that change the filesystem (reading stays allowed).
 _FS_WRITE_V1 = (1 << 1) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12)
@@ -50,11 +52,25 @@ def landlock_abi() -> int:
     return max(0, r)
 
 
-def _isolate_network(libc) -> bool:
+def _isolate_network(libc) -> str | None:
+    """A new network namespace, inside a new user namespace where possible:
+    then the process holds no capability outside it (even when started as
+    root), so it cannot read or trace other processes' memory through /proc."""
+    uid, gid = os.getuid(), os.getgid()
+    if libc.unshare(_CLONE_NEWUSER | _CLONE_NEWNET) == 0:
+        try:   # keep the same ids inside, so files are created as before
+            with open("/proc/self/setgroups", "w") as f:
+                f.write("deny")
+            with open("/proc/self/uid_map", "w") as f:
+                f.write(f"{uid} {uid} 1")
+            with open("/proc/self/gid_map", "w") as f:
+                f.write(f"{gid} {gid} 1")
+        except OSError:
+            pass
+        return "userns+netns"
     if libc.unshare(_CLONE_NEWNET) == 0:
-        return True
-    # Without CAP_SYS_ADMIN a user namespace grants it (where the kernel allows).
-    return libc.unshare(_CLONE_NEWUSER | _CLONE_NEWNET) == 0
+        return "netns"
+    return None
 
 
 def _landlock(libc, abi: int, writable: list[str], deny_tcp: bool) -> bool:
@@ -96,8 +112,11 @@ def confine(writable: list[str], network: bool = False) -> dict:
         libc = _libc()
     except OSError:
         return report
-    if not network and _isolate_network(libc):
-        report["net"] = "netns"
+    if not network:
+        report["net"] = _isolate_network(libc) or "none"
+    # Not dumpable: other evaluation children (a concurrently running
+    # reference, say) cannot read this one's memory, nor it theirs.
+    libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
     abi = landlock_abi()
     if abi and _landlock(libc, abi, writable, deny_tcp=(not network and report["net"] == "none")):
         report["fs"] = f"landlock-v{abi}"

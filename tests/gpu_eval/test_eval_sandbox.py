@@ -1,0 +1,75 @@
+"""Evaluated code cannot write outside its folders or reach the network; the run goes on."""
+import socket
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from eval_candidates import REFERENCE, candidate  # noqa: E402
+
+from sgs.gpu_eval import evaluate  # noqa: E402
+from sgs.gpu_eval.sandbox import landlock_abi  # noqa: E402
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux confinement")
+
+
+def _req(cand):
+    return {"reference_src": REFERENCE, "candidate_src": cand, "device": "cpu", "seed": 11,
+            "timeout_s": 20, "num_threads": 1}
+
+
+@pytest.mark.skipif(landlock_abi() == 0, reason="kernel without Landlock")
+def test_cannot_write_into_home(tmp_path):
+    target = Path.home() / f".sgs_sandbox_probe_{tmp_path.name}"
+    body = (f"p = {str(target)!r}\n"
+            "try:\n"
+            "    open(p, 'w').write('pwned')\n"
+            "    raise RuntimeError('wrote ' + p)\n"
+            "except PermissionError:\n"
+            "    pass\n"
+            "return torch.relu(self.lin(x))")
+    try:
+        r = evaluate(_req(candidate(body)))
+        assert r["outcome"] == "correct", r["error"]
+        assert r["sandbox"]["fs"].startswith("landlock")
+        assert not target.exists()
+    finally:
+        target.unlink(missing_ok=True)
+
+
+def test_cannot_open_a_socket_to_the_host():
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    server.settimeout(0.5)
+    port = server.getsockname()[1]
+    got = []
+
+    def accept():
+        try:
+            conn, _ = server.accept()
+            got.append(conn)
+        except OSError:
+            pass
+
+    body = ("import socket\n"
+            "try:\n"
+            f"    socket.create_connection(('127.0.0.1', {port}), timeout=2).close()\n"
+            "    raise RuntimeError('connected')\n"
+            "except OSError:\n"
+            "    pass\n"
+            "return torch.relu(self.lin(x))")
+    try:
+        r = evaluate(_req(candidate(body)))
+        t = threading.Thread(target=accept)
+        t.start()
+        t.join()
+        assert r["outcome"] == "correct", r["error"]
+        assert r["sandbox"]["net"] in ("userns+netns", "netns", "landlock-tcp")
+        assert not got
+    finally:
+        for c in got:
+            c.close()
+        server.close()
