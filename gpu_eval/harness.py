@@ -174,8 +174,9 @@ class Child:
         if cfg.get("arch"):
             env["TORCH_CUDA_ARCH_LIST"] = cfg["arch"]
         os.environ.update(env)
-        torch.set_num_threads(cfg["num_threads"])
+        # Before any thread starts: a user namespace needs a single-threaded process.
         report = sandbox.confine(cfg["writable"], network=cfg.get("network", False))
+        torch.set_num_threads(cfg["num_threads"])
         tf32 = bool(cfg.get("tf32", False))
         torch.backends.cuda.matmul.allow_tf32 = tf32
         torch.backends.cudnn.allow_tf32 = tf32
