@@ -176,6 +176,16 @@ class Child:
         os.environ.update(env)
         # Before any thread starts: a user namespace needs a single-threaded process.
         report = sandbox.confine(cfg["writable"], network=cfg.get("network", False))
+        self.reserved = set(cfg.get("reserved_cpus") or [])
+        if self.reserved:
+            # Compilers and correctness checks keep off the cores reserved for
+            # the timing of this GPU, so a timing is not slowed by their load.
+            try:
+                others = os.sched_getaffinity(0) - self.reserved
+                if others:
+                    os.sched_setaffinity(0, others)
+            except OSError:
+                self.reserved = set()
         torch.set_num_threads(cfg["num_threads"])
         tf32 = bool(cfg.get("tf32", False))
         torch.backends.cuda.matmul.allow_tf32 = tf32
@@ -308,6 +318,8 @@ class Child:
                 if _is_fatal(e):
                     raise
                 self.send({"type": "robust_error", "index": i, "error": _short(e)})
+        if self.is_cuda:
+            self.send({"type": "kernels", "names": self.launched_kernels(seeds["correct"][0])})
         extra = {}
         if self.role == "reference":
             # Outputs for the timing input sets too (the candidate's timed calls
@@ -318,6 +330,21 @@ class Child:
             extra = {"timing_sets": len(self.timing_seeds), "input_spec": self.input_spec,
                      "input_bytes": self.input_bytes}
         self.send({"type": "done", "phase": "correctness", **extra})
+
+    def launched_kernels(self, seed: int) -> list[str] | None:
+        """Names of the GPU kernels one forward call launches (profiler), so a
+        custom kernel that is defined but never run can be told apart."""
+        try:
+            from torch.autograd import DeviceType
+            from torch.profiler import ProfilerActivity, profile
+            inputs = self.make_inputs(seed)
+            with profile(activities=[ProfilerActivity.CUDA]) as prof:
+                self.run_once(inputs)
+            return sorted({e.name for e in prof.events() if e.device_type == DeviceType.CUDA})[:200]
+        except Exception as e:  # no CUPTI here: the check is skipped, not failed
+            if _is_fatal(e):
+                raise
+            return None
 
     def _n_timing_sets(self, most: int) -> int:
         if not self.is_cuda or most <= 2:
@@ -331,6 +358,11 @@ class Child:
         go = self.ask("timing")
         if go.get("type") != "go":
             return
+        if self.reserved:
+            try:
+                os.sched_setaffinity(0, self.reserved)
+            except OSError:
+                pass
         sets = [self.make_inputs(s) for s in self.timing_seeds]
         req = self.req
         min_n, warmup, budget = req["timing_trials"], req["warmup"], float(req["timing_budget_s"])

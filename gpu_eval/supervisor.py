@@ -38,6 +38,7 @@ class ReferenceData:
     input_bytes: int = 0
     timing_sets: int = 2
     robust_ok: set = field(default_factory=set)        # robust indices whose reference output is finite
+    kernels: list | None = None                        # GPU kernels one forward call launches
     timing: dict | None = None                         # {"ms": [...], "host_ms": [...], "method": ...}
     timing_cached: bool = False
     drift: float | None = None
@@ -166,7 +167,20 @@ class Runner:
                 "init_seed": derive_seed(req["seed"], "init"), "arch": arch,
                 "l2_bytes": info.get("l2_bytes") or 0, "tf32": bool(req.get("tf32")),
                 "max_jobs": self.max_jobs, "poison_sizes": list(poison_sizes),
-                "time": bool(req.get("time", True))}
+                "time": bool(req.get("time", True)), "reserved_cpus": self._reserved_cpus(device)}
+
+    @staticmethod
+    def _reserved_cpus(device: str) -> list[int]:
+        """One core per GPU kept free of compiles for that GPU's timings."""
+        if not device.startswith("cuda"):
+            return []
+        try:
+            cpus = sorted(os.sched_getaffinity(0))
+        except AttributeError:
+            return []
+        if len(cpus) < 4:
+            return []
+        return [cpus[environment.cuda_index(device) % len(cpus)]]
 
     # --- timing grants ---------------------------------------------------
     def _contention_probe(self, device: str, child_pid: int):
@@ -247,6 +261,8 @@ class Runner:
                     protocol.send(sock, {"type": "ok"})
                 elif t == "robust_error":
                     pass
+                elif t == "kernels":
+                    ref.kernels = h.get("names")
                 elif t == "done" and h["phase"] == "correctness":
                     held.release_shared()
                     held = None
@@ -466,6 +482,8 @@ class Runner:
                     protocol.send(sock, {"type": "ok"})
                 elif t == "robust_error":
                     robust.append(False)
+                elif t == "kernels":
+                    self._kernel_flags(req, result, h.get("names"), ref.kernels)
                 elif t == "done" and h["phase"] == "correctness":
                     held_shared.release_shared()
                     held_shared = None
@@ -538,6 +556,22 @@ class Runner:
         if ref.drift is not None:
             result["reference_drift"] = ref.drift
         _finish(result, outcome, error)
+
+    @staticmethod
+    def _kernel_flags(req: dict, result: dict, names, ref_names) -> None:
+        if names is None:
+            result["flags"].append("profiler_unavailable")
+            return
+        result["kernels_launched"] = names[:20]
+        if req["kind"] not in ("cuda", "triton"):
+            return
+        defined = result.get("kernels_defined") or []
+        ran = [d for d in defined if any(d in n for n in names)]
+        if defined and not ran:
+            result["flags"].append("custom_kernel_not_launched")
+        if not ran and ref_names is not None and set(names) <= set(ref_names):
+            # A "kernel" candidate that launches only what the reference launches.
+            result["flags"].append("reference_equivalent")
 
     def _speedup(self, result: dict, cand: dict, ref: ReferenceData, device: str) -> None:
         c_ms, r_ms = cand["ms"], ref.timing["ms"]
