@@ -206,6 +206,7 @@ class OpenAIBackend:
         self._has_key = key is not None
         self._secrets = (key,) if key else ()
         self._n_cap: int | None = None        # learnt when a server returns fewer choices than asked
+        self._echo_shifted: bool | None = None  # learnt on the first score()
         self._lock = threading.Lock()
         self._runner: _LoopThread | None = None
         self._http: httpx.AsyncClient | None = None
@@ -355,6 +356,8 @@ class OpenAIBackend:
         if self.endpoint == "chat":
             body["messages"] = list(prompt.messages)
             body["logprobs"] = True
+            # llama.cpp's Python server returns chat logprobs only when top_logprobs >= 1
+            body["top_logprobs"] = 1
             path = "/chat/completions"
         else:
             body["prompt"] = prompt.text
@@ -484,8 +487,24 @@ class OpenAIBackend:
     def _cannot_score(self, why: str) -> BackendError:
         return self._fail(f"server cannot score: {self.base_url} {why}")
 
+    async def _served_by_llama_cpp_python(self) -> bool:
+        """llama-cpp-python's server lists its models as owned by "me"."""
+        try:
+            resp = await self._client().get("/models")
+            return any(m.get("owned_by") == "me" for m in resp.json().get("data", []))
+        except Exception:
+            return False
+
     async def _score(self, prompt: Prompt, completion: str) -> Generation:
         self._client()
+        if self._echo_shifted is None:
+            self._echo_shifted = await self._served_by_llama_cpp_python()
+        if self._echo_shifted:
+            # Its echo logprobs are shifted by one position (each prompt token is
+            # scored under the distribution that follows it), so they would be
+            # wrong rather than missing.
+            raise self._cannot_score("is llama-cpp-python's server, whose prompt logprobs are shifted by "
+                                     "one token")
         if self.endpoint == "completions":
             head = prompt.text
             path = "/completions"
@@ -550,10 +569,9 @@ class OpenAIBackend:
                 tokens.append("")
                 logprobs.append(None)
                 continue
-            # {token_id: {"logprob", "rank", "decoded_token"}}; the prompt's own
-            # token is the one entry when prompt_logprobs=0, else the rank it holds.
-            picks = list(entry.values())
-            chosen = picks[0] if len(picks) == 1 else min(picks, key=lambda p: p.get("rank") or 0)
+            # {token_id: {"logprob", "rank", "decoded_token"}}: with prompt_logprobs=0
+            # the prompt's own token is the only entry (vLLM lists it first anyway).
+            chosen = next(iter(entry.values()))
             tokens.append(chosen.get("decoded_token") or "")
             logprobs.append(chosen.get("logprob"))
         return tokens, logprobs

@@ -37,7 +37,7 @@ def token_logprob(serial: int, i: int) -> float:
 class FakeServer:
     def __init__(self, script=None, tokens_per_sample: int = 8, max_choices: int | None = None,
                  eos_in_logprobs: bool = True, prompt_logprobs: bool = True, canned: bool = False,
-                 model: str = "fake-model"):
+                 model: str = "fake-model", owned_by: str = "fake"):
         self.script = list(script or [])
         self.tokens_per_sample = tokens_per_sample
         self.max_choices = max_choices          # simulate a server that caps n
@@ -45,6 +45,7 @@ class FakeServer:
         self.prompt_logprobs = prompt_logprobs  # support echo / prompt_logprobs scoring
         self.canned = canned                    # same body for every request of one n (benchmarks)
         self.model = model
+        self.owned_by = owned_by                # llama-cpp-python's server says "me"
         self.requests: list[tuple[str, dict, dict]] = []
         self.served: list[int] = []
         self._serial = 0
@@ -120,7 +121,7 @@ class FakeServer:
 
     async def _handle(self, method, path, headers, raw, writer) -> bool:
         if method == "GET" and path.endswith("/models"):
-            await self._write(writer, 200, json.dumps({"data": [{"id": self.model}]}).encode())
+            await self._write(writer, 200, json.dumps({"data": [{"id": self.model, "owned_by": self.owned_by}]}).encode())
             return True
         if not path.startswith("/v1/"):
             await self._write(writer, 404, b'{"detail": "Not Found"}')

@@ -258,6 +258,13 @@ def test_score_on_a_server_without_prompt_logprobs(endpoint):
             b.score(PROMPT, "x = 1")
 
 
+def test_score_refuses_llama_cpp_python_whose_echo_logprobs_are_shifted():
+    with FakeServer(owned_by="me") as server, backend(server, endpoint="completions") as b:
+        with pytest.raises(BackendError, match="^server cannot score: .*shifted by one token"):
+            b.score(PROMPT, "x = 1")
+        assert server.requests == []
+
+
 def test_closed_backend_refuses_work():
     b = OpenAIBackend(model="m", base_url="http://127.0.0.1:9/v1")
     b.close()
