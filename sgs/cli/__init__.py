@@ -12,6 +12,8 @@ from .. import __version__
 COMMANDS = [
     "tasks",
     "run",
+    "importing",
+    "score",
     "show",
     "eval",
     "export",
