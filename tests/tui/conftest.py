@@ -1,0 +1,36 @@
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from tui_fixtures import build_fixture_db, clock  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _config_home(tmp_path, monkeypatch):
+    """The form memory goes to a temporary config folder, never the user's."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+
+
+@pytest.fixture
+def fixture_db(tmp_path) -> Path:
+    return build_fixture_db(tmp_path / "fixture.db")
+
+
+@pytest.fixture
+def make_app(fixture_db):
+    from sgs.tui.app import SgsApp
+
+    def make(db=None, **options):
+        options.setdefault("clock", clock())
+        return SgsApp(db or fixture_db, **options)
+
+    return make
+
+
+@pytest.fixture
+def anyio_backend():
+    """Pilot tests run on asyncio (Textual's loop), through anyio's pytest plugin."""
+    return "asyncio"

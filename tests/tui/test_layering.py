@@ -1,0 +1,67 @@
+"""core/ and gpu_eval/ never import the app or textual: the headless engine must run without them."""
+import ast
+import json
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_core_and_gpu_eval_import_without_textual():
+    script = r"""
+import importlib, json, pkgutil, sys
+import sgs.core, sgs.gpu_eval
+failed = []
+for pkg in (sgs.core, sgs.gpu_eval):
+    importlib.import_module(pkg.__name__)
+    for info in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + "."):
+        if info.name.endswith("__main__"):
+            continue
+        try:
+            importlib.import_module(info.name)
+        except ImportError as exc:
+            # an optional dependency (a GPU toolkit) may be missing; a tui import never is
+            if "textual" in str(exc) or "tui" in str(exc):
+                raise
+            failed.append(info.name)
+bad = sorted(m for m in sys.modules if m == "textual" or m.startswith("textual.") or m.startswith("sgs.tui"))
+print(json.dumps({"bad": bad, "imported": len(sys.modules), "failed": failed}))
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=240)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["bad"] == []
+
+
+def _imports(path: Path) -> list[str]:
+    names = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            names.append("." * node.level + module)
+            names += ["." * node.level + (module + "." if module else "") + a.name for a in node.names]
+    return names
+
+
+def test_no_source_file_of_core_or_gpu_eval_imports_the_app():
+    offenders = []
+    for folder in ("core", "gpu_eval"):
+        files = list((ROOT / folder).rglob("*.py"))
+        assert files, f"no python files under {folder}/"
+        for path in files:
+            for name in _imports(path):
+                bare = name.lstrip(".")
+                if bare.split(".")[0] in ("textual", "tui") or bare.startswith("sgs.tui") or \
+                        (name.startswith("..") and bare.split(".")[0] == "tui"):
+                    offenders.append(f"{path.relative_to(ROOT)}: {name}")
+    assert offenders == []
+
+
+def test_the_scan_catches_an_offending_import(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text("from textual.app import App\nimport sgs.tui.app\nfrom ..tui import data\n")
+    assert [n for n in _imports(bad) if "textual" in n or "tui" in n]

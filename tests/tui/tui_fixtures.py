@@ -1,0 +1,198 @@
+"""A small, fully deterministic database for the app's tests and snapshots.
+
+Built through the real Store API, then every timestamp is pinned so that the
+screens render the same text on every machine (with the FrozenClock below).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sgs.core.store import Store
+from sgs.core.types import Generation, Task
+from sgs.tui.clock import FrozenClock
+
+NOW = "2025-03-02T12:41:10.000+00:00"
+STARTED = "2025-03-02T12:30:00.000+00:00"
+
+
+def clock() -> FrozenClock:
+    return FrozenClock(NOW)
+
+
+REF_RELU = '''import torch
+import torch.nn as nn
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+
+    def forward(self, x):
+        return torch.relu(x)
+
+
+def get_inputs():
+    return [torch.randn(16, 1024)]
+
+
+def get_init_inputs():
+    return []
+'''
+
+REF_SOFTMAX = REF_RELU.replace("torch.relu(x)", "torch.softmax(x, dim=-1)")
+
+
+def candidate(body: str, extra: str = "") -> str:
+    return f'''import torch
+import torch.nn as nn
+{extra}
+
+class ModelNew(nn.Module):
+    def __init__(self):
+        super().__init__()
+
+    def forward(self, x):
+{body}
+'''
+
+
+RELU_BODIES = [
+    # (body, outcome, speedup, flags, error)
+    ("        return torch.relu(x)", "correct", 1.02, ["reference_equivalent"], None),
+    ("        return x.clamp_min(0)", "correct", 1.31, [], None),
+    ("        return torch.where(x > 0, x, torch.zeros_like(x))", "correct", 0.84, [], None),
+    ("        return x * (x > 0)", "correct", 1.12, [], None),
+    ("        return torch.relu_(x)", "correct", 12.5, ["speedup_over_10x"], None),
+    ("        return x.abs()", "incorrect", None, [], "max |diff| 3.1e-01 exceeds atol 1e-04"),
+    ("        return relu_cuda(x)", "compile_error", None, [], "error: identifier \"blockDim\" is undefined"),
+    ("        return (x + x.abs()) / 2", "correct", 0.97, [], None),
+]
+
+SOFTMAX_BODIES = [
+    ("        return torch.softmax(x, dim=-1)", "correct", 1.0, ["reference_equivalent"], None),
+    ("        e = (x - x.amax(-1, keepdim=True)).exp()\n        return e / e.sum(-1, keepdim=True)", "correct",
+     1.45, [], None),
+    ("        return x.exp() / x.exp().sum(-1, keepdim=True)", "incorrect", None, [], "nan in output"),
+    ("        return torch.nn.functional.softmax(x, -1)", "correct", 1.03, [], None),
+]
+
+SURPRISALS = [97.2, 612.4, 188.0, 530.1, 401.7, 250.3, 330.0, 144.9]
+
+
+def _generation(text: str, surprisal: float, n_tokens: int) -> Generation:
+    tokens = [f"t{i}" for i in range(n_tokens)]
+    return Generation(text=text, tokens=tokens, logprobs=[-surprisal / n_tokens] * n_tokens,
+                      offsets=list(range(n_tokens)), finish_reason="stop", latency_s=1.5, prompt_tokens=300)
+
+
+def build_fixture_db(path: str | Path) -> Path:
+    path = Path(path)
+    store = Store(path)
+    relu = Task("builtin/relu", "builtin", None, None, "relu", REF_RELU)
+    softmax = Task("builtin/softmax", "builtin", None, None, "softmax", REF_SOFTMAX)
+    config = {"task_ids": [relu.id, softmax.id], "k": 8, "backend": "scripted", "model": "replies.jsonl",
+              "eval": {"mode": "fast", "device": "cpu"}, "sampling": {"temperature": 1.0, "max_tokens": 512}}
+    prov = {"versions": {"cpu": "x86_64", "cpu_count": 2}}
+    finished = store.create_run(name="fixture search", kind="search", backend="scripted", model="replies.jsonl", k=8,
+                                prompt_style="body", rank_by="surprisal", logprob_mode="raw", config=config,
+                                provenance=prov, tasks=[relu, softmax])
+    for task, bodies in ((relu, RELU_BODIES), (softmax, SOFTMAX_BODIES)):
+        for idx, (body, outcome, speedup, flags, error) in enumerate(bodies):
+            code = candidate(body)
+            text = f"Here is the kernel:\n```python\n{code}```\n"
+            sid = store.add_sample(finished, task.id, idx, _generation(text, SURPRISALS[idx], 400 + 20 * idx),
+                                   code=code, code_kind="torch", code_start=text.index("```python") + 10,
+                                   code_end=text.index("```python") + 10 + len(code), extraction_error=None,
+                                   logprob_mode="raw")
+            result = {"outcome": outcome, "speedup": speedup, "error": error, "flags": flags,
+                      "hardware": "CPU x86_64 ×2 threads", "max_abs_diff": 0.0 if outcome == "correct" else 0.31}
+            if speedup is not None:
+                result["candidate_ms"] = {"median": 0.8 / speedup, "iqr": 0.01}
+                result["reference_ms"] = {"median": 0.8}
+                result["speedup_ci"] = [speedup * 0.95, speedup * 1.05]
+            store.finish_evaluation(sid, finished, task.id, result)
+    store.set_run_status(finished, "running")
+    store.set_run_status(finished, "finished")
+    # a second run cut off halfway: interrupted (dead pid, stale heartbeat)
+    cut = store.create_run(name="cut off", kind="search", backend="hf", model="embedded", k=4, prompt_style="body",
+                           rank_by="surprisal", logprob_mode="raw", config={**config, "k": 4}, provenance=prov,
+                           tasks=[relu])
+    for idx in range(2):
+        code = candidate(RELU_BODIES[idx + 1][0])
+        sid = store.add_sample(cut, relu.id, idx, _generation(code, SURPRISALS[idx], 300), code=code,
+                               code_kind="torch", code_start=0, code_end=len(code), extraction_error=None,
+                               logprob_mode="raw")
+        store.finish_evaluation(sid, cut, relu.id, {"outcome": "correct", "speedup": 1.1 + idx, "flags": []})
+    store.set_run_status(cut, "running")
+    _pin_times(store, finished, cut)
+    store.close()
+    return path
+
+
+def _pin_times(store: Store, finished: int, cut: int) -> None:
+    db = store.db
+    db.execute("UPDATE runs SET created_at = ?, started_at = ?, finished_at = ?, heartbeat_at = ?, pid = 1, host = 'h' "
+               "WHERE id = ?", [STARTED, STARTED, "2025-03-02T12:39:30.000+00:00", "2025-03-02T12:39:30.000+00:00",
+                                finished])
+    db.execute("UPDATE runs SET created_at = ?, started_at = ?, heartbeat_at = ?, pid = 999999999, host = 'gone' "
+               "WHERE id = ?", ["2025-03-01T09:00:00.000+00:00", "2025-03-01T09:00:00.000+00:00",
+                                "2025-03-01T09:05:00.000+00:00", cut])
+    rows = db.execute("SELECT id, run_id FROM samples ORDER BY id").fetchall()
+    for n, (sid, run_id) in enumerate(rows):
+        base = STARTED if run_id == finished else "2025-03-01T09:00:00.000+00:00"
+        minute, second = divmod(10 + n * 20, 60)
+        hh, mm = base[11:13], int(base[14:16]) + minute
+        created = f"{base[:11]}{hh}:{mm:02d}:{second:02d}.000+00:00"
+        db.execute("UPDATE samples SET created_at = ? WHERE id = ?", [created, sid])
+        done = f"{base[:11]}{hh}:{mm:02d}:{second + 5:02d}.000+00:00"
+        db.execute("UPDATE evaluations SET started_at = ?, finished_at = ? WHERE sample_id = ?", [created, done, sid])
+    db.execute("UPDATE sample_scores SET created_at = ?", [STARTED])
+
+
+def write_replies(path: str | Path, n: int = 3) -> Path:
+    """Replies for the scripted backend: correct rewrites of builtin/relu in the body style."""
+    path = Path(path)
+    bodies = ["return x.clamp_min(0)", "return torch.where(x > 0, x, torch.zeros_like(x))", "return x * (x > 0)"]
+    with path.open("w") as f:
+        for body in bodies[:n]:
+            f.write(json.dumps({"text": f"```python\n{body}\n```"}) + "\n")
+    return path
+
+
+def screen_text(app) -> str:
+    """What a person would read on the app's screen right now (no colour)."""
+    import io
+
+    from rich.console import Console
+
+    console = Console(width=app.size.width, height=app.size.height, file=io.StringIO(), force_terminal=True,
+                      color_system=None, record=True, legacy_windows=False)
+    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens,
+                                                       simplify=True))
+    return console.export_text()
+
+
+def table_rows(table) -> list[list[str]]:
+    return [[str(c).strip() for c in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+async def wait_for(pilot, predicate, timeout: float = 10.0, step: float = 0.05) -> None:
+    """Let the app run until `predicate()` holds (thread workers report back asynchronously)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if predicate():
+                return
+        except Exception:  # noqa: BLE001 - a widget not mounted yet
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {getattr(predicate, '__name__', predicate)}")
+        await pilot.pause(step)
+
+
+def notified(app, text: str) -> bool:
+    """Whether a notification (toast) holding `text` was shown."""
+    return any(text in n.message for n in app._notifications)

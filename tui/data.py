@@ -1,0 +1,352 @@
+"""What the screens show, read from the store: plain data, no textual.
+
+Every function here blocks on SQLite, so the screens call them from thread
+workers only. One `DataSource` is shared by the app's workers; its lock keeps
+them from interleaving on the one connection.
+"""
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from sgs.core.engine import effective_status
+from sgs.core.review import needs_review
+from sgs.core.selection import DEFAULT_ORDER
+from sgs.core.selection.picks import picks_by_sample, picks_by_strategy
+from sgs.core.statistics import expert_tail
+from sgs.core.store import Candidate, Store
+from sgs.core.types import Task
+
+from .clock import Clock
+
+SORT_KEYS = ("surprisal", "mean_nll", "speedup", "index")
+
+
+class DataSource:
+    def __init__(self, db_path: str | Path, clock: Clock | None = None):
+        self.path = Path(db_path)
+        self.clock = clock or Clock()
+        self.store = Store(self.path)
+        self._lock = threading.RLock()
+
+    def close(self) -> None:
+        with self._lock:
+            self.store.close()
+
+    def _query(self, sql: str, params: list | tuple = ()) -> list[dict]:
+        with self._lock:
+            cur = self.store.db.execute(sql, list(params))
+            cols = [c[0] for c in cur.description]
+            return [dict(zip(cols, row)) for row in cur.fetchall()]
+
+    # -- runs -------------------------------------------------------------
+    def runs(self) -> list[dict]:
+        """Every run with its effective status and oracle fast_1 so far (two queries)."""
+        with self._lock:
+            rows = self.store.list_runs()
+            fast = {r["run_id"]: r["n"] for r in self._query(
+                """SELECT run_id, count(DISTINCT task_id) AS n FROM evaluations
+                   WHERE outcome = 'correct' AND speedup > 1 GROUP BY run_id""")}
+        now_ts = self.clock.timestamp()
+        for row in rows:
+            row["effective_status"] = effective_status(row, now_ts)
+            row["n_fast_tasks"] = fast.get(row["id"], 0)
+            row["best_fast_1"] = row["n_fast_tasks"] / row["n_tasks"] if row["n_tasks"] else None
+            row["n_expected"] = (row["n_tasks"] or 0) * (row["k"] or 0)
+        return rows
+
+    def run(self, run_id: int) -> dict:
+        with self._lock:
+            row = self.store.get_run(run_id)
+        row["effective_status"] = effective_status(row, self.clock.timestamp())
+        return row
+
+    def delete_run(self, run_id: int) -> None:
+        with self._lock:
+            row = self.store.get_run(run_id)
+            if effective_status(row, self.clock.timestamp()) == "running":
+                raise RuntimeError(f"run {run_id} is running (pid {row.get('pid')}); it cannot be deleted now")
+            self.store.delete_run(run_id)
+
+    def running_runs(self) -> list[dict]:
+        return [r for r in self.runs() if r["effective_status"] == "running"]
+
+    # -- tasks and candidates --------------------------------------------
+    def task_progress(self, run_id: int) -> list[dict]:
+        with self._lock:
+            return self.store.task_progress(run_id)
+
+    def tasks(self, run_id: int) -> list[Task]:
+        with self._lock:
+            return self.store.run_tasks(run_id)
+
+    def task(self, run_id: int, task_id: str) -> Task:
+        for task in self.tasks(run_id):
+            if task.id == task_id:
+                return task
+        raise LookupError(f"run {run_id} has no task {task_id!r}")
+
+    def candidates(self, run_id: int, task_id: str | None = None) -> list[Candidate]:
+        with self._lock:
+            return self.store.candidates(run_id, task_id)
+
+    def candidates_by_task(self, run_id: int) -> dict[str, list[Candidate]]:
+        with self._lock:
+            out: dict[str, list[Candidate]] = {t.id: [] for t in self.store.run_tasks(run_id)}
+            for cand in self.store.candidates(run_id):
+                out.setdefault(cand.task_id, []).append(cand)
+        return out
+
+    def sample(self, sample_id: int) -> dict:
+        with self._lock:
+            return self.store.get_sample(sample_id)
+
+
+# -- the candidates table ---------------------------------------------------
+@dataclass
+class CandidateRow:
+    rank: int
+    cand: Candidate
+    tail: bool
+    picked_by: list[str]
+    flagged: bool
+
+
+@dataclass
+class TaskSummary:
+    n_samples: int
+    n_correct: int
+    n_evaluated: int
+    tail: set[int]
+    picks: dict[str, int]                 # strategy -> sample_idx
+    flagged_picks: list[str]              # strategies whose pick is held for review
+    picks_unflagged: dict[str, int]       # the picks once flagged samples are set aside
+    by_idx: dict[int, Candidate] = field(default_factory=dict)
+
+    def speedup_of(self, idx: int | None) -> float | None:
+        cand = self.by_idx.get(idx) if idx is not None else None
+        return cand.speedup if cand else None
+
+
+def summarise(cands: list[Candidate], rank_by: str = "surprisal") -> TaskSummary:
+    picks = picks_by_strategy(cands, rank_by)
+    by_idx = {c.sample_idx: c for c in cands}
+    flagged = [name for name in DEFAULT_ORDER if name in picks and needs_review(by_idx[picks[name]].flags)]
+    clean = [c for c in cands if not (c.correct and needs_review(c.flags))]
+    return TaskSummary(
+        n_samples=len(cands), n_correct=sum(c.correct for c in cands),
+        n_evaluated=sum(c.outcome is not None for c in cands), tail=expert_tail(cands, rank_by),
+        picks=picks, flagged_picks=flagged, picks_unflagged=picks_by_strategy(clean, rank_by), by_idx=by_idx,
+    )
+
+
+def sort_value(cand: Candidate, key: str):
+    if key == "index":
+        return cand.sample_idx
+    return getattr(cand, key)
+
+
+def candidate_rows(cands: list[Candidate], *, rank_by: str = "surprisal", sort_key: str = "surprisal",
+                   descending: bool | None = None, correct_only: bool = False,
+                   hide_flagged: bool = False) -> list[CandidateRow]:
+    """The rows of a task's table: sorted, filtered, each marked with tail, picks and review flag.
+
+    Tail and picks always describe the whole task, whatever is filtered out,
+    except that hiding flagged samples re-picks among the rest (that is what
+    "the table without them" means).
+    """
+    if sort_key not in SORT_KEYS:
+        raise ValueError(f"unknown sort key {sort_key!r}; use one of {', '.join(SORT_KEYS)}")
+    if descending is None:
+        descending = sort_key != "index"
+    shown = [c for c in cands if not (hide_flagged and c.correct and needs_review(c.flags))]
+    tail = expert_tail(cands, rank_by)
+    picks = picks_by_sample(shown, rank_by)
+    with_value = [c for c in shown if sort_value(c, sort_key) is not None]
+    without = [c for c in shown if sort_value(c, sort_key) is None]
+    with_value.sort(key=lambda c: (sort_value(c, sort_key), -c.sample_idx if descending else c.sample_idx),
+                    reverse=descending)
+    ordered = with_value + sorted(without, key=lambda c: c.sample_idx)
+    if correct_only:
+        ordered = [c for c in ordered if c.correct]
+    return [CandidateRow(rank=i, cand=c, tail=c.sample_idx in tail, picked_by=picks.get(c.sample_idx, []),
+                         flagged=needs_review(c.flags)) for i, c in enumerate(ordered, 1)]
+
+
+# -- the live feed ----------------------------------------------------------
+@dataclass
+class FeedLine:
+    ts: str
+    kind: str                      # "sampled" or "evaluated"
+    task_id: str
+    sample_idx: int
+    surprisal: float | None = None
+    n_tokens: int | None = None
+    outcome: str | None = None
+    speedup: float | None = None
+    error: str | None = None
+    flagged: bool = False
+
+
+@dataclass
+class Throughput:
+    samples_per_min: float | None
+    evals_per_min: float | None
+    tokens_per_s: float | None
+    window_s: float
+
+
+@dataclass
+class FeedUpdate:
+    run: dict
+    progress: list[dict]
+    lines: list[FeedLine]
+    dropped: int                   # events not shown as lines (a burst larger than the cap)
+    throughput: Throughput
+    hardware: str | None
+    changed: bool
+
+
+class LiveFeed:
+    """Follows one run from SQLite alone: each poll returns what is new since the last.
+
+    Samples are followed by id (they are only ever inserted); evaluations by
+    finished_at, with the ids already seen at the newest timestamp remembered
+    so that two finishing in the same millisecond are neither lost nor repeated.
+    """
+
+    WINDOW_S = 60.0
+
+    def __init__(self, source: DataSource, run_id: int, *, backlog: int = 200, max_lines: int = 500):
+        self.source = source
+        self.run_id = run_id
+        self.backlog = backlog
+        self.max_lines = max_lines
+        self.last_sample_id: int | None = None
+        self.last_eval_ts = ""
+        self.seen_at_last_ts: set[int] = set()
+        self._last_progress_key = None
+        self._hardware: str | None = None
+
+    def _new_samples(self) -> list[dict]:
+        q = self.source._query
+        if self.last_sample_id is None:
+            rows = q("""SELECT id, task_id, sample_idx, created_at, surprisal, n_tokens, code IS NULL AS no_code
+                        FROM samples WHERE run_id = ? ORDER BY id DESC LIMIT ?""", [self.run_id, self.backlog])
+            rows.reverse()
+            top = q("SELECT coalesce(max(id), 0) AS m FROM samples WHERE run_id = ?", [self.run_id])[0]["m"]
+            self.last_sample_id = top
+            return rows
+        rows = q("""SELECT id, task_id, sample_idx, created_at, surprisal, n_tokens, code IS NULL AS no_code
+                    FROM samples WHERE run_id = ? AND id > ? ORDER BY id""", [self.run_id, self.last_sample_id])
+        if rows:
+            self.last_sample_id = rows[-1]["id"]
+        return rows
+
+    def _new_evaluations(self) -> list[dict]:
+        q = self.source._query
+        cols = """e.id, e.task_id, s.sample_idx, e.finished_at, s.surprisal, e.outcome, e.speedup, e.error,
+                  e.flags_json, e.hardware"""
+        if not self.last_eval_ts:
+            rows = q(f"""SELECT {cols} FROM evaluations e JOIN samples s ON s.id = e.sample_id
+                         WHERE e.run_id = ? AND e.state = 'done' ORDER BY e.finished_at DESC, e.id DESC LIMIT ?""",
+                     [self.run_id, self.backlog])
+            rows.reverse()
+            top = q("SELECT max(finished_at) AS m FROM evaluations WHERE run_id = ? AND state = 'done'",
+                    [self.run_id])[0]["m"]
+            if top:
+                self.last_eval_ts = top
+                self.seen_at_last_ts = {r["id"] for r in q(
+                    "SELECT id FROM evaluations WHERE run_id = ? AND state = 'done' AND finished_at = ?",
+                    [self.run_id, top])}
+            else:
+                self.last_eval_ts = " "  # followed from the start: every timestamp sorts after a space
+            return rows
+        rows = q(f"""SELECT {cols} FROM evaluations e JOIN samples s ON s.id = e.sample_id
+                     WHERE e.run_id = ? AND e.state = 'done' AND e.finished_at >= ?
+                     ORDER BY e.finished_at, e.id""", [self.run_id, self.last_eval_ts])
+        rows = [r for r in rows if not (r["finished_at"] == self.last_eval_ts and r["id"] in self.seen_at_last_ts)]
+        if rows:
+            newest = rows[-1]["finished_at"]
+            if newest != self.last_eval_ts:
+                self.seen_at_last_ts = set()
+            self.last_eval_ts = newest
+            self.seen_at_last_ts |= {r["id"] for r in rows if r["finished_at"] == newest}
+        return rows
+
+    def _throughput(self, run: dict) -> Throughput:
+        from .fmt import parse_ts
+
+        q = self.source._query
+        now = self.source.clock.now()
+        if run["effective_status"] == "running":
+            begin = now - timedelta(seconds=self.WINDOW_S)
+            started = parse_ts(run.get("started_at"))
+            if started is not None and started > begin:
+                begin = started
+            end = now
+        else:
+            begin = parse_ts(run.get("started_at") or run.get("created_at"))
+            end = parse_ts(run.get("finished_at") or run.get("heartbeat_at")) or now
+        window = max((end - begin).total_seconds(), 1e-9) if begin else 0.0
+        if not begin or window < 1.0:
+            return Throughput(None, None, None, window)
+        b, e = begin.isoformat(timespec="milliseconds"), end.isoformat(timespec="milliseconds")
+        s = q("""SELECT count(*) AS n, coalesce(sum(n_tokens), 0) AS tok FROM samples
+                 WHERE run_id = ? AND created_at >= ? AND created_at <= ?""", [self.run_id, b, e])[0]
+        ev = q("""SELECT count(*) AS n FROM evaluations WHERE run_id = ? AND state = 'done'
+                  AND finished_at >= ? AND finished_at <= ?""", [self.run_id, b, e])[0]
+        return Throughput(s["n"] * 60 / window, ev["n"] * 60 / window, s["tok"] / window, window)
+
+    def poll(self) -> FeedUpdate:
+        import json
+
+        run = self.source.run(self.run_id)
+        samples = self._new_samples()
+        evals = self._new_evaluations()
+        lines = [FeedLine(ts=r["created_at"], kind="sampled", task_id=r["task_id"], sample_idx=r["sample_idx"],
+                          surprisal=r["surprisal"], n_tokens=r["n_tokens"],
+                          outcome="no_code" if r["no_code"] else None) for r in samples]
+        for r in evals:
+            flags = json.loads(r["flags_json"] or "[]")
+            lines.append(FeedLine(ts=r["finished_at"], kind="evaluated", task_id=r["task_id"],
+                                  sample_idx=r["sample_idx"], surprisal=r["surprisal"], outcome=r["outcome"],
+                                  speedup=r["speedup"], error=r["error"],
+                                  flagged=r["outcome"] == "correct" and needs_review(flags)))
+            if r["hardware"]:
+                self._hardware = r["hardware"]
+        lines.sort(key=lambda line: (line.ts, line.kind != "sampled"))
+        dropped = max(0, len(lines) - self.max_lines)
+        if dropped:
+            lines = lines[-self.max_lines:]
+        key = (run["status"], run.get("heartbeat_at"), self.last_sample_id, self.last_eval_ts)
+        changed = key != self._last_progress_key
+        self._last_progress_key = key
+        progress = self.source.task_progress(self.run_id) if changed else []
+        if self._hardware is None:
+            hw = self.source._query("""SELECT hardware FROM evaluations WHERE run_id = ? AND hardware IS NOT NULL
+                                       ORDER BY id DESC LIMIT 1""", [self.run_id])
+            self._hardware = hw[0]["hardware"] if hw else None
+        return FeedUpdate(run=run, progress=progress, lines=lines, dropped=dropped,
+                          throughput=self._throughput(run), hardware=self._hardware or _provenance_hardware(run),
+                          changed=changed)
+
+
+def _provenance_hardware(run: dict) -> str | None:
+    versions = (run.get("provenance") or {}).get("versions") or {}
+    gpus = versions.get("gpus")
+    if gpus:
+        names = sorted(set(gpus))
+        return ", ".join(f"{n} ×{gpus.count(n)}" for n in names)
+    device = ((run.get("config") or {}).get("eval") or {}).get("device")
+    cpu = versions.get("cpu")
+    if device == "cpu" or not gpus:
+        return f"CPU ({cpu}, {versions.get('cpu_count')} cores)" if cpu else None
+    return None
+
+
+def expert_tail_size(n_correct: int) -> int:
+    return math.ceil(n_correct / 4)

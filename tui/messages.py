@@ -1,0 +1,33 @@
+"""App-wide messages: results of thread workers, posted back to the screens."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from textual.message import Message
+
+
+@dataclass
+class Loaded(Message):
+    """A worker finished loading something for a screen (`what` names it)."""
+
+    what: str
+    value: Any
+
+
+@dataclass
+class Failed(Message):
+    """A worker's blocking call failed; the one-line reason is shown as a notification."""
+
+    bubble = False  # shown once, by whoever it was posted to
+    what: str
+    error: str
+
+
+@dataclass
+class RunLaunched(Message):
+    """A detached `sgs run` started (or resumed) a run."""
+
+    run_id: int
+    pid: int
+    resumed: bool

@@ -1,0 +1,1 @@
+"""One screen per concern: runs, new run, live run, candidates, sample, diff, stats."""

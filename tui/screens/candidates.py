@@ -1,0 +1,272 @@
+"""One task's samples, ranked: picks, the Expert Tail and review flags at a glance."""
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Footer, Static
+
+from .. import fmt
+from ..data import SORT_KEYS, CandidateRow, candidate_rows, summarise
+from ..messages import Loaded
+from ..widgets import TitleBar, cell, fit, join, selected_key, sync_rows
+from .base import SgsScreen
+
+SHORT = {"oracle": "oracle", "surprisal-top3": "top3", "surprisal": "surprisal", "most-confident": "confident"}
+SORT_LABEL = {"surprisal": "surprisal", "mean_nll": "nll/tok", "speedup": "speedup", "index": "index"}
+OUTCOME_STYLE = {"correct": "green", "incorrect": "yellow", "compile_error": "red", "runtime_error": "red",
+                 "timeout": "magenta", "crashed": "red", "no_code": "dim"}
+TAIL_MARK = "▌"
+REFRESH_S = 1.0
+
+
+class CandidatesScreen(SgsScreen):
+    BINDINGS = [
+        Binding("enter", "open", "Open", id="cands.open", tooltip="Source, raw reply and evaluation of the sample"),
+        Binding("o", "sort", "Sort", id="cands.sort", tooltip="Sort by surprisal, nll/token, speedup or index"),
+        Binding("v", "reverse", "Reverse", id="cands.reverse", tooltip="Reverse the sort order", show=False),
+        Binding("f", "correct_only", "Correct", id="cands.correct", tooltip="Show only correct samples"),
+        Binding("x", "hide_flagged", "Flagged", id="cands.flagged",
+                tooltip="Set aside speedups held for review (and re-pick without them)"),
+        Binding("c", "compare", "Vs conf", id="cands.compare",
+                tooltip="Diff the highlighted sample against the most-confident pick"),
+        Binding("r", "reference", "Vs ref", id="cands.reference",
+                tooltip="Diff the reference against the highlighted sample"),
+        Binding("right_square_bracket", "next_task(1)", "Next task", id="cands.next", show=False),
+        Binding("left_square_bracket", "next_task(-1)", "Prev task", id="cands.prev", show=False),
+    ]
+
+    def __init__(self, run_id: int, task_id: str, *, rank_by: str = "surprisal", sort_key: str | None = None,
+                 live: bool = True):
+        super().__init__(id="candidates")
+        self.run_id = run_id
+        self.task_id = task_id
+        self.rank_by = rank_by
+        self.sort_key = sort_key or rank_by
+        self.descending: bool | None = None
+        self.correct_only = False
+        self.hide_flagged = False
+        self.cands = []
+        self.rows: list[CandidateRow] = []
+        self.summary = None
+        self.task_ids: list[str] = []
+        self.task_name = ""
+        self.live = live
+        self._loaded_once = False
+
+    def compose(self) -> ComposeResult:
+        yield TitleBar(f" {self.task_id}", id="title")
+        yield Static("", id="summary")
+        yield DataTable(id="cands-table", cursor_type="row", cell_padding=0)
+        yield Static("", id="preview")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for key, label, justify in (("rank", "  #", "right"), ("sample", "sample", "left"),
+                                    ("surprisal", "surprisal", "right"), ("nll", "nll/tok", "right"),
+                                    ("tokens", "tokens", "right"), ("outcome", "outcome", "left"),
+                                    ("speedup", "speedup", "right"), ("runtime", "runtime", "right"),
+                                    ("picks", "picked by", "left")):
+            table.add_column(cell(label, justify), key=key)
+        self.load()
+        if self.live:
+            self.set_interval(REFRESH_S, self._refresh_if_running)
+
+    def _refresh_if_running(self) -> None:
+        if self.summary is not None and self._running:
+            self.load()
+
+    @work(thread=True, exclusive=True, group="cands.load", exit_on_error=False, name="loading candidates")
+    def load(self) -> None:
+        cands = self.data.candidates(self.run_id, self.task_id)
+        extra = None
+        if not self._loaded_once:
+            run = self.data.run(self.run_id)
+            tasks = self.data.tasks(self.run_id)
+            extra = {"running": run["effective_status"] == "running", "task_ids": [t.id for t in tasks],
+                     "name": next((t.name for t in tasks if t.id == self.task_id), "")}
+        self.post_message(Loaded("candidates", (self.task_id, cands, extra)))
+
+    @on(Loaded)
+    def _loaded(self, message: Loaded) -> None:
+        if message.what != "candidates":
+            return
+        task_id, cands, extra = message.value
+        if task_id != self.task_id:
+            return
+        if extra is not None:
+            self._loaded_once = True
+            self._running = extra["running"]
+            self.task_ids = extra["task_ids"]
+            self.task_name = extra["name"]
+        self.cands = cands
+        self.summary = summarise(cands, self.rank_by)
+        self.render_table()
+
+    _running = False
+
+    # -- rendering --------------------------------------------------------
+    def render_table(self) -> None:
+        self.rows = candidate_rows(self.cands, rank_by=self.rank_by, sort_key=self.sort_key,
+                                   descending=self.descending, correct_only=self.correct_only,
+                                   hide_flagged=self.hide_flagged)
+        table = self.query_one(DataTable)
+        rows = []
+        for row in self.rows:
+            c = row.cand
+            tail_style = "bold" if row.tail else ""
+            mark = TAIL_MARK if row.tail else " "
+            outcome = c.outcome or "pending"
+            speed = fmt.speedup(c.speedup) + ("!" if row.flagged else " ")
+            rows.append((str(c.sample_idx), [
+                cell(Text.assemble((mark, "bold cyan"), f"{row.rank:>3}"), "right"),
+                cell(f"#{c.sample_idx}", style=tail_style),
+                cell(fmt.num(c.surprisal), "right", style=tail_style),
+                cell(fmt.num(c.mean_nll, ".3f"), "right"),
+                cell(fmt.num(c.n_tokens, "d"), "right"),
+                cell(outcome, style=OUTCOME_STYLE.get(outcome, "")),
+                cell(speed, "right", style="bold" if row.flagged else ""),
+                cell(fmt.ms(c.candidate_ms), "right"),
+                cell(" ".join(SHORT.get(p, p) for p in row.picked_by)),
+            ]))
+        sync_rows(table, rows)
+        self._render_summary()
+        self._render_preview()
+
+    def _render_summary(self) -> None:
+        s = self.summary
+        order = "▼" if (self.descending if self.descending is not None else self.sort_key != "index") else "▲"
+        title = join([f" {self.task_id} {self.task_name}".rstrip(), f"{s.n_correct}/{s.n_samples} correct",
+                      f"sort: {SORT_LABEL[self.sort_key]} {order}",
+                      "correct only" if self.correct_only else "", "flagged hidden" if self.hide_flagged else "",
+                      f"run {self.run_id}"])
+        self.query_one("#title", TitleBar).update(title)
+        tail_n = len(s.tail)
+        line1 = (f" {TAIL_MARK} Expert Tail: top {tail_n} of {s.n_correct} correct by {self.rank_by}"
+                 if s.n_correct else " no correct sample yet")
+        if s.n_evaluated < s.n_samples:
+            line1 += f" · {s.n_samples - s.n_evaluated} not evaluated yet"
+        n_picks = len(s.picks)
+        if s.flagged_picks:
+            names = " ".join(SHORT.get(n, n) for n in s.flagged_picks)
+            without = []
+            for name in ("oracle", "surprisal", "most-confident"):
+                idx = s.picks_unflagged.get(name)
+                without.append(f"{SHORT[name]} " + (f"#{idx} {fmt.speedup(s.speedup_of(idx))}" if idx is not None
+                                                    else "none"))
+            line2 = (f" ! {len(s.flagged_picks)} of {n_picks} picks held for review ({names}) · "
+                     f"without them: " + ", ".join(without))
+        elif n_picks:
+            line2 = f" {n_picks} picks, none held for review (! marks speedups over 10×, reference-equivalent or not robust)"
+        else:
+            line2 = ""
+        self.query_one("#summary", Static).update(line1 + ("\n" + line2 if line2 else ""))
+
+    def _render_preview(self) -> None:
+        cand = self.selected_candidate()
+        preview = self.query_one("#preview", Static)
+        if cand is None:
+            preview.update("")
+            return
+        head = join([f"#{cand.sample_idx}", cand.outcome or "pending", fmt.speedup(cand.speedup, ""),
+                     ", ".join(cand.flags)])
+        body = cand.code or ""
+        lines = [ln for ln in body.splitlines() if ln.strip()]
+        # the body of forward() says most about a candidate; fall back to the first lines
+        start = next((i for i, ln in enumerate(lines) if ln.strip().startswith("def forward")), None)
+        shown = lines[start + 1:] if start is not None else lines
+        if cand.error and cand.outcome != "correct":
+            shown = [fmt.first_line(cand.error, 200)] + shown
+        width = max(self.size.width - 2, 20)
+        text = "\n".join(fit(" " + ln, width) for ln in shown[:3]) or " (no code)"
+        preview.border_title = head
+        preview.update(text)
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._render_preview()
+
+    def selected_candidate(self):
+        key = selected_key(self.query_one(DataTable))
+        if key is None or self.summary is None:
+            return None
+        return self.summary.by_idx.get(int(key))
+
+    # -- actions ----------------------------------------------------------
+    @on(DataTable.RowSelected)
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_open()
+
+    def action_open(self) -> None:
+        cand = self.selected_candidate()
+        if cand is not None:
+            from .sample import SampleScreen
+
+            self.app.push_screen(SampleScreen(self.run_id, cand.sample_id, rank_by=self.rank_by))
+
+    def action_sort(self) -> None:
+        self.sort_key = SORT_KEYS[(SORT_KEYS.index(self.sort_key) + 1) % len(SORT_KEYS)]
+        self.descending = None
+        self.render_table()
+
+    def action_reverse(self) -> None:
+        current = self.descending if self.descending is not None else self.sort_key != "index"
+        self.descending = not current
+        self.render_table()
+
+    def action_correct_only(self) -> None:
+        self.correct_only = not self.correct_only
+        self.render_table()
+
+    def action_hide_flagged(self) -> None:
+        self.hide_flagged = not self.hide_flagged
+        self.render_table()
+
+    def action_compare(self) -> None:
+        cand = self.selected_candidate()
+        if cand is None or self.summary is None:
+            return
+        other_idx = self.summary.picks.get("most-confident")
+        if other_idx is None:
+            self.notify("no most-confident pick: the task has no correct sample", severity="warning")
+            return
+        if other_idx == cand.sample_idx:
+            other_idx = self.summary.picks.get("surprisal")
+        from .diff import DiffScreen, side_of
+
+        other = self.summary.by_idx[other_idx]
+        left_label = "most-confident" if other_idx == self.summary.picks.get("most-confident") else "surprisal"
+        self.app.push_screen(DiffScreen(side_of(other, left_label), side_of(cand, None)))
+
+    def action_reference(self) -> None:
+        cand = self.selected_candidate()
+        if cand is not None:
+            from .diff import open_reference_diff
+
+            open_reference_diff(self, self.run_id, self.task_id, cand)
+
+    def action_next_task(self, step: int) -> None:
+        if not self.task_ids or self.task_id not in self.task_ids:
+            return
+        i = (self.task_ids.index(self.task_id) + step) % len(self.task_ids)
+        self.task_id = self.task_ids[i]
+        self.task_name = ""
+        self._loaded_once = False
+        self.load()
+
+    def palette_commands(self):
+        yield ("Sort by " + SORT_LABEL[SORT_KEYS[(SORT_KEYS.index(self.sort_key) + 1) % len(SORT_KEYS)]],
+               "Cycle the sort key", self.action_sort)
+        yield ("Reverse order", "Flip ascending/descending", self.action_reverse)
+        yield ("Show all samples" if self.correct_only else "Correct only", "Filter to correct samples",
+               self.action_correct_only)
+        yield ("Show flagged" if self.hide_flagged else "Hide flagged", "Speedups held for review",
+               self.action_hide_flagged)
+        yield ("Next task", "The run's next task", lambda: self.action_next_task(1))
+        yield ("Previous task", "The run's previous task", lambda: self.action_next_task(-1))
+        if self.selected_candidate() is not None:
+            yield ("Open sample", "Source, raw reply, evaluation", self.action_open)
+            yield ("Diff vs most-confident", "Side by side with the most-confident pick", self.action_compare)
+            yield ("Diff vs reference", "The reference beside this sample", self.action_reference)

@@ -1,0 +1,195 @@
+"""The runs screen: every run in the database, refreshed every second."""
+from __future__ import annotations
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Footer, Static
+
+from .. import fmt
+from ..messages import Loaded, RunLaunched
+from ..widgets import TitleBar, cell, fit, selected_key, sync_rows
+from .base import SgsScreen
+from .confirm import Confirm
+
+STATUS_MARK = {"running": "▶", "finished": "■", "interrupted": "‖", "failed": "✗", "created": "·"}
+REFRESH_S = 1.0
+
+
+class RunsScreen(SgsScreen):
+    BINDINGS = [
+        Binding("enter", "open", "Open", id="runs.open", tooltip="Follow or browse the highlighted run"),
+        Binding("n", "new_run", "New run", id="runs.new", tooltip="Choose tasks and a model, start a run"),
+        Binding("s", "stats", "Stats", id="runs.stats", tooltip="Strategy table and best-of-K curve"),
+        Binding("r", "resume", "Resume", id="runs.resume", tooltip="Continue an interrupted run in the background"),
+        Binding("delete,D", "delete", "Delete", id="runs.delete", tooltip="Delete the run (asks first)"),
+        Binding("q", "app.quit", "Quit", id="quit", tooltip="Quit; runs go on in the background"),
+    ]
+
+    def __init__(self):
+        super().__init__(id="runs")
+        self.runs: list[dict] = []
+        self._resuming: set[int] = set()
+
+    def compose(self) -> ComposeResult:
+        yield TitleBar(f" sgs ─ runs in {self.data.path}", id="title")
+        table = DataTable(id="runs-table", cursor_type="row", cell_padding=0, zebra_stripes=False)
+        yield table
+        yield Static("", id="runs-empty")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for key, label, justify in (("id", "id", "right"), ("name", "name", "left"), ("model", "model", "left"),
+                                    ("size", "tasks×K", "right"), ("status", "status", "left"),
+                                    ("progress", "done", "right"), ("fast", "fast_1", "right"),
+                                    ("started", "started", "left"), ("elapsed", "elapsed", "right")):
+            table.add_column(cell(label, justify), key=key)
+        self.refresh_runs()
+        self.set_interval(REFRESH_S, self.refresh_runs)
+
+    def on_screen_resume(self) -> None:
+        self.refresh_runs()
+
+    @work(thread=True, exclusive=True, group="runs.load", exit_on_error=False, name="loading runs")
+    def refresh_runs(self) -> None:
+        self.post_message(Loaded("runs", self.data.runs()))
+
+    @on(Loaded)
+    def _loaded(self, message: Loaded) -> None:
+        if message.what != "runs":
+            return
+        self.runs = message.value
+        self.app.last_runs = self.runs
+        self._render_rows()
+
+    def on_resize(self) -> None:
+        if self.runs:
+            self._render_rows()
+
+    def _render_rows(self) -> None:
+        table = self.query_one(DataTable)
+        # fixed columns take 56 cells and the scrollbar one; name and model share the rest
+        spare = max(self.size.width - 57, 16)
+        name_w = max(spare * 5 // 8, 8)
+        model_w = spare - name_w
+        rows = []
+        for r in self.runs:
+            status = r["effective_status"]
+            # share of the run's samples evaluated; the live screen has the counts
+            progress = f"{min(r['n_evaluated'] / r['n_expected'], 1):.0%}" if r["n_expected"] else "-"
+            model = r["model"] or "-"
+            if r["backend"] and r["backend"] not in ("hf",) and r["kind"] == "search":
+                model = f"{r['backend']}/{model}" if "/" not in model else model
+            rows.append((str(r["id"]), [
+                cell(r["id"], "right"),
+                cell(fit(r["name"] or f"{r['kind']} run", name_w)),
+                cell(fit(_short_model(model), model_w)),
+                cell(f"{r['n_tasks']}×{r['k']}", "right"),
+                cell(f"{STATUS_MARK.get(status, '?')} {status}", style=_status_style(status)),
+                cell(progress, "right"),
+                cell(fmt.num(r["best_fast_1"], ".2f"), "right"),
+                cell(fmt.started(r["started_at"] or r["created_at"], self.clock)),
+                cell(fmt.elapsed({**r, "status": r["status"]}, self.clock), "right"),
+            ]))
+        sync_rows(table, rows)
+        empty = self.query_one("#runs-empty", Static)
+        empty.display = not rows
+        empty.update(" No runs yet. Press n to start one, or run `sgs run ... --detach` / `sgs demo`.")
+
+    def selected_run(self) -> dict | None:
+        key = selected_key(self.query_one(DataTable))
+        return next((r for r in self.runs if str(r["id"]) == key), None)
+
+    # -- actions ----------------------------------------------------------
+    @on(DataTable.RowSelected)
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_open()
+
+    def action_open(self) -> None:
+        run = self.selected_run()
+        if run is not None:
+            from .live import LiveScreen
+
+            self.app.push_screen(LiveScreen(run["id"]))
+
+    def action_stats(self) -> None:
+        run = self.selected_run()
+        if run is not None:
+            from .stats import StatsScreen
+
+            self.app.push_screen(StatsScreen(run["id"]))
+
+    def action_new_run(self) -> None:
+        from .new_run import NewRunScreen
+
+        self.app.push_screen(NewRunScreen())
+
+    def action_resume(self) -> None:
+        run = self.selected_run()
+        if run is None:
+            return
+        if run["effective_status"] != "interrupted":
+            self.notify(f"run {run['id']} is {run['effective_status']}; only an interrupted run can be resumed",
+                        severity="warning")
+            return
+        self.app.resume_run(run["id"])
+
+    def action_delete(self) -> None:
+        run = self.selected_run()
+        if run is None:
+            return
+        if run["effective_status"] == "running":
+            self.notify(f"run {run['id']} is running; it cannot be deleted while it runs", severity="warning")
+            return
+        label = f"run {run['id']}" + (f" ({run['name']})" if run["name"] else "")
+        question = (f"Delete {label}?\n{run['n_samples']} samples and {run['n_evaluated']} evaluations "
+                    "go with it. This cannot be undone.")
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.delete_run(run["id"])
+
+        self.app.push_screen(Confirm(question, yes="Delete"), answered)
+
+    @work(thread=True, group="runs.delete", exit_on_error=False, name="deleting a run")
+    def delete_run(self, run_id: int) -> None:
+        try:
+            self.data.delete_run(run_id)
+        except Exception as exc:  # noqa: BLE001 - shown to the user
+            self.fail("delete", exc)
+            return
+        self.post_message(Loaded("deleted", run_id))
+        self.post_message(Loaded("runs", self.data.runs()))
+
+    @on(Loaded)
+    def _deleted(self, message: Loaded) -> None:
+        if message.what == "deleted":
+            self.notify(f"run {message.value} deleted")
+
+    @on(RunLaunched)
+    def _launched(self, message: RunLaunched) -> None:
+        self.refresh_runs()
+
+    def palette_commands(self):
+        run = self.selected_run()
+        yield ("New run", "Choose tasks and a model, start a run in the background", self.action_new_run)
+        if run is not None:
+            yield (f"Open run {run['id']}", "Follow or browse it", self.action_open)
+            yield (f"Stats of run {run['id']}", "Strategy table, best-of-K curve, correlation", self.action_stats)
+            if run["effective_status"] == "interrupted":
+                yield (f"Resume run {run['id']}", "Continue it in the background", self.action_resume)
+            if run["effective_status"] != "running":
+                yield (f"Delete run {run['id']}", "Delete it (asks first)", self.action_delete)
+        yield ("Refresh", "Reload the runs now", self.refresh_runs)
+
+
+def _short_model(model: str) -> str:
+    """A model path shows by its file name (scripted replies, GGUF files)."""
+    if "/" in model and (model.startswith("/") or model.startswith(".")):
+        return model.rsplit("/", 1)[-1]
+    return model
+
+
+def _status_style(status: str) -> str:
+    return {"running": "bold green", "interrupted": "bold yellow", "failed": "bold red"}.get(status, "")
