@@ -81,11 +81,11 @@ class Evaluator:
 @contextlib.contextmanager
 def _generation_hold(device: str):
     lock = device_lock("cuda:0" if device in ("cuda", "auto") else device)
-    lock.acquire_shared()
+    lock.acquire_shared(generation=True)
     try:
         yield
     finally:
-        lock.release_shared()
+        lock.release_shared(generation=True)
 
 
 def hardware_label(device: str, num_threads: int | None = None) -> str:

@@ -18,26 +18,37 @@ import threading
 class DeviceLock:
     def __init__(self) -> None:
         self._cond = threading.Condition()
-        self._shared = 0
+        self._checks = 0
+        self._generations = 0
         self._exclusive = False
         self._waiting_exclusive = 0
 
-    def acquire_shared(self) -> None:
+    def acquire_shared(self, generation: bool = False) -> None:
         with self._cond:
-            while self._exclusive or self._waiting_exclusive:
+            if generation:
+                while self._exclusive:
+                    self._cond.wait()
+                self._generations += 1
+                return
+            # A waiting timing blocks new checks (no starvation), unless a
+            # generation holds the device anyway: then checks go on meanwhile.
+            while self._exclusive or (self._waiting_exclusive and not self._generations):
                 self._cond.wait()
-            self._shared += 1
+            self._checks += 1
 
-    def release_shared(self) -> None:
+    def release_shared(self, generation: bool = False) -> None:
         with self._cond:
-            self._shared -= 1
+            if generation:
+                self._generations -= 1
+            else:
+                self._checks -= 1
             self._cond.notify_all()
 
     def acquire_exclusive(self) -> None:
         with self._cond:
             self._waiting_exclusive += 1
             try:
-                while self._exclusive or self._shared:
+                while self._exclusive or self._checks or self._generations:
                     self._cond.wait()
             finally:
                 self._waiting_exclusive -= 1
@@ -49,12 +60,12 @@ class DeviceLock:
             self._cond.notify_all()
 
     @contextlib.contextmanager
-    def shared(self):
-        self.acquire_shared()
+    def shared(self, generation: bool = False):
+        self.acquire_shared(generation)
         try:
             yield
         finally:
-            self.release_shared()
+            self.release_shared(generation)
 
     @contextlib.contextmanager
     def exclusive(self):
@@ -66,7 +77,7 @@ class DeviceLock:
 
     def busy(self) -> bool:
         with self._cond:
-            return self._exclusive or self._shared > 0
+            return self._exclusive or self._checks > 0 or self._generations > 0
 
 
 _registry: dict[str, DeviceLock] = {}

@@ -518,6 +518,8 @@ class Runner:
                     error = str(h.get("error") or outcome)[:800]
                     if outcome == "crashed":
                         error += _tail_suffix(log, 3)
+                    elif outcome == "compile_error":
+                        error = _with_compiler_errors(error, log)
                 elif t == "exit":
                     if h.get("signal"):
                         outcome = "crashed"
@@ -618,6 +620,22 @@ _CHILD_OUTCOMES = {"compile_error", "runtime_error", "incorrect", "crashed"}
 def _tail_suffix(log: str, n: int = 4) -> str:
     tail = _log_tail(log, n)
     return ("\n" + tail) if tail else ""
+
+
+def _with_compiler_errors(error: str, log: str, n: int = 6) -> str:
+    """Add the compiler's first error lines (printed to the log when the
+    build ran verbosely) to a short build-failure message."""
+    if error.count("\n") >= 2:
+        return error
+    try:
+        with open(log, "rb") as f:
+            text = f.read(1 << 20).decode("utf-8", "replace")
+    except OSError:
+        return error
+    lines = [ln.strip() for ln in text.splitlines()
+             if ("error" in ln.lower() and not ln.lstrip().startswith(("File ", "Traceback", "raise ")))]
+    lines = [ln for ln in lines if ln not in error][:n]
+    return (error + "\n" + "\n".join(lines))[:1500] if lines else error
 
 
 def _blank_result(req: dict, versions: dict) -> dict:

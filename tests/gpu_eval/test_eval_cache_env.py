@@ -92,3 +92,20 @@ def test_candidate_cannot_read_credentials(monkeypatch):
     finally:
         monkeypatch.undo()
         forkserver.restart_shared()
+
+
+def test_over_10x_speedup_flagged_for_review():
+    slower = SLOW_REFERENCE.replace("range(300)", "range(2000)")
+    r = evaluate(_req(slower, FAST_CANDIDATE, seed=8))
+    assert r["outcome"] == "correct", r["error"]
+    assert r["speedup"] > 10
+    assert "speedup_over_10x" in r["flags"]
+
+
+def test_identical_requests_share_one_evaluation():
+    from sgs.gpu_eval import Evaluator
+    with Evaluator(max_workers=2) as ev:
+        a = ev.submit(_req(REFERENCE, CORRECT, seed=9))
+        b = ev.submit(_req(REFERENCE, CORRECT, seed=9))
+        assert a is b
+        assert a.result(timeout=60)["outcome"] == "correct"
