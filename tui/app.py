@@ -72,6 +72,10 @@ class SgsApp(App):
     @on(Failed)
     def _failed(self, message: Failed) -> None:
         self.notify(message.error, title=message.what, severity="error", timeout=10)
+        from .screens.new_run import NewRunScreen
+
+        if isinstance(self.screen, NewRunScreen):
+            self.screen.launch_failed(message.error)
 
     @on(RunLaunched)
     def _launched(self, message: RunLaunched) -> None:
