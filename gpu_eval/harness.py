@@ -14,6 +14,7 @@ import hashlib
 import importlib.util
 import math
 import os
+import re
 import sys
 import time
 import traceback
@@ -84,9 +85,13 @@ def _short(exc: BaseException, limit: int = 600) -> str:
     compiler messages the first error lines are kept instead."""
     text = f"{type(exc).__name__}: {exc}".strip()
     lines = [ln for ln in text.splitlines() if ln.strip()]
-    if len(lines) > 1:
-        errs = [ln.strip() for ln in lines if "error" in ln.lower()]
-        text = "\n".join((errs or lines)[:6])
+    if len(lines) > 1 or "Error building extension" in text:
+        head = lines[0]
+        if "Error building extension" in head:    # the rest of that line is the build command
+            head = head[: head.index("Error building extension")] + re.search(
+                r"Error building extension '[^']*'", head).group(0)
+        errs = [ln.strip() for ln in lines[1:] if re.search(r"\berror\b", ln, re.IGNORECASE)]
+        text = "\n".join([head] + (errs or lines[1:])[:6])
     return text[:limit]
 
 
@@ -338,7 +343,7 @@ class Child:
             from torch.autograd import DeviceType
             from torch.profiler import ProfilerActivity, profile
             inputs = self.make_inputs(seed)
-            with profile(activities=[ProfilerActivity.CUDA]) as prof:
+            with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
                 self.run_once(inputs)
             return sorted({e.name for e in prof.events() if e.device_type == DeviceType.CUDA})[:200]
         except Exception as e:  # no CUPTI here: the check is skipped, not failed

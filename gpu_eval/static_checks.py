@@ -51,7 +51,7 @@ def _forward_dump(tree: ast.AST, cls_name: str) -> str | None:
 
 def check(candidate_src: str, kind: str, reference_src: str | None = None) -> dict:
     """Returns {"syntax_error", "reject", "flags", "kernels"}."""
-    result = {"syntax_error": None, "reject": None, "flags": [], "kernels": []}
+    result = {"syntax_error": None, "reject": None, "flags": [], "kernels": [], "builds": False}
     try:
         tree = ast.parse(candidate_src)
     except SyntaxError as e:
@@ -130,6 +130,11 @@ def check(candidate_src: str, kind: str, reference_src: str | None = None) -> di
                 if name.split(".")[-1] in ("jit", "autotune") and ("triton" in name or name in ("jit", "autotune")):
                     result["kernels"].append(node.name)
 
+    # Builds an extension (load_inline / load): its build goes to the build cache.
+    result["builds"] = any(
+        (isinstance(n, ast.Name) and n.id in ("load_inline", "load")) or
+        (isinstance(n, ast.Attribute) and n.attr in ("load_inline", "cpp_extension"))
+        for n in ast.walk(tree)) or kind in ("cuda", "triton")
     strings = _strings(tree)
     for s in strings:
         result["kernels"].extend(_KERNEL_RE.findall(s))

@@ -356,6 +356,7 @@ class Runner:
         static = static_checks.check(req["candidate_src"], req["kind"], req["reference_src"])
         result["flags"] = list(static["flags"])
         result["kernels_defined"] = static["kernels"]
+        result["builds"] = static["builds"]
         if static["syntax_error"]:
             return _finish(result, "compile_error", static["syntax_error"])
         device = self.resolve_device(req)
@@ -380,8 +381,11 @@ class Runner:
         result["phases"]["total_s"] = round(time.monotonic() - t_start, 3)
         return result
 
-    def _ext_dir(self, req: dict, device: str, tmpdir: str) -> str:
-        if req["kind"] == "torch":
+    def _ext_dir(self, req: dict, device: str, tmpdir: str, builds: bool) -> str:
+        """The candidate's extensions folder: an entry of the content-addressed
+        build cache when it builds anything (the same source, torch, CUDA and
+        arch reuse one build), else a private folder."""
+        if not builds:
             return os.path.join(tmpdir, "ext")
         info = self._device_info(device)
         key = hashlib.sha256(json.dumps([req["candidate_src"], req["kind"], self.versions,
@@ -390,7 +394,7 @@ class Runner:
 
     def _candidate(self, req, device, num_threads, ref: ReferenceData, result: dict, timing_slot) -> None:
         tmpdir = tempfile.mkdtemp(prefix="cand-", dir=self.root)
-        ext_dir = self._ext_dir(req, device, tmpdir)
+        ext_dir = self._ext_dir(req, device, tmpdir, bool(result.get("builds")))
         os.makedirs(ext_dir, exist_ok=True)
         seeds = self._seeds(req, device)
         seeds["timing"] = seeds["timing"][: ref.timing_sets]
