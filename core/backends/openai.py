@@ -20,7 +20,10 @@ from __future__ import annotations
 import asyncio
 import codecs
 import email.utils
+import itertools
 import json
+import math
+import operator
 import os
 import queue
 import random
@@ -41,6 +44,7 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 # A Retry-After beyond this means "come back much later", not "back off a bit".
 MAX_RETRY_AFTER_S = 300.0
 # Tokens some servers report for the end-of-sequence they stopped on.
+_TOKEN, _LOGPROB = operator.itemgetter("token"), operator.itemgetter("logprob")
 _SPECIAL_TOKEN = re.compile(r"^(<\|[^|<>]*\|>|</s>|<eos>|<\|endoftext\|>)$")
 
 
@@ -50,6 +54,23 @@ class _Retryable(Exception):
     def __init__(self, what: str, retry_after: float | None = None):
         super().__init__(what)
         self.retry_after = retry_after
+
+
+class _Secret:
+    """A value that never shows itself in a repr, a traceback's locals or vars()."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str):
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "<secret>"
+
+    __str__ = __repr__
 
 
 class _LoopThread:
@@ -98,29 +119,25 @@ def _retry_after_s(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def _char_offsets(tokens: list[str], token_bytes: list | None) -> list[int]:
+def _char_offsets(tokens: list[str], token_bytes: list | None = None) -> list[int]:
     """Character offset of each token in the concatenated text.
 
-    A token can hold part of a multi-byte character; with the tokens' bytes
-    (chat endpoint) offsets count whole decoded characters, so a token that
-    completes a character starts where that character starts.
+    Without byte lists: running sums of token lengths. With them (a server
+    whose token strings do not spell the text, e.g. a token holding part of a
+    multi-byte character): offsets count whole decoded characters, so a token
+    that completes a character starts where that character starts.
     """
-    offsets = []
-    pos = 0
-    if token_bytes is not None and len(token_bytes) == len(tokens) and all(
-            isinstance(b, list) for b in token_bytes):
-        decoder = codecs.getincrementaldecoder("utf-8")("replace")
-        for b in token_bytes:
-            offsets.append(pos)
-            pos += len(decoder.decode(bytes(b)))
-        return offsets
-    for tok in tokens:
+    if token_bytes is None or len(token_bytes) != len(tokens) or not all(isinstance(b, list) for b in token_bytes):
+        return [0, *itertools.accumulate(map(len, tokens))][: len(tokens)]
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    offsets, pos = [], 0
+    for b in token_bytes:
         offsets.append(pos)
-        pos += len(tok)
+        pos += len(decoder.decode(bytes(b)))
     return offsets
 
 
-def _drop_stop_token(text: str, tokens: list[str], finish_reason: str | None) -> bool:
+def _drop_stop_token(text: str, tokens: list[str], finish_reason: str | None, spelled: str | None = None) -> bool:
     """Whether the last token is the end-of-sequence token a server included.
 
     Surprisal excludes the stop token. Servers differ: some list it (as "" or
@@ -132,7 +149,8 @@ def _drop_stop_token(text: str, tokens: list[str], finish_reason: str | None) ->
     last = tokens[-1]
     if last == "" or _SPECIAL_TOKEN.match(last):
         return True
-    return "".join(tokens[:-1]) == text and "".join(tokens) != text
+    spelled = "".join(tokens) if spelled is None else spelled
+    return spelled != text and spelled[: len(spelled) - len(last)] == text
 
 
 class OpenAIBackend:
@@ -166,7 +184,8 @@ class OpenAIBackend:
         max_n: most samples asked of one request; 1 sends one request per
             sample (for servers that cap or ignore `n`).
         concurrency: most requests in flight at once, over all generate() calls.
-        timeout_s / connect_timeout_s: per request; a timed-out request is retried.
+        timeout_s: longest wait for the server's next bytes (a request that
+            stalls past it is retried); connect_timeout_s: to open a connection.
         max_retries: further attempts after a 429, 5xx, timeout or dropped connection.
         backoff_s / max_backoff_s: exponential backoff with jitter between attempts.
         logprob_mode: "raw" (server default for vLLM and llama.cpp) or
@@ -200,11 +219,10 @@ class OpenAIBackend:
         self.logprob_mode = logprob_mode
         self.extra_body = dict(extra_body or {})
         self.capabilities = Capabilities(logprobs=True, scoring=True, n=max_n > 1, local_device=None)
-        # The key is captured once, into the client's headers only (see _client).
+        # The key is read once and kept wrapped; it is unwrapped only into the
+        # HTTP client's headers (see _client) and to scrub it from messages.
         key = os.environ.get(api_key_env) or None
-        self._headers = {"Authorization": f"Bearer {key}"} if key else {}
-        self._has_key = key is not None
-        self._secrets = (key,) if key else ()
+        self._key = _Secret(key) if key else None
         self._n_cap: int | None = None        # learnt when a server returns fewer choices than asked
         self._echo_shifted: bool | None = None  # learnt on the first score()
         self._lock = threading.Lock()
@@ -232,9 +250,10 @@ class OpenAIBackend:
     def _client(self) -> httpx.AsyncClient:
         # Created on the loop thread, once: one connection pool with keep-alive.
         if self._http is None:
+            headers = {"Authorization": f"Bearer {self._key.reveal()}"} if self._key else {}
             self._http = httpx.AsyncClient(
                 base_url=self.base_url,
-                headers=self._headers,
+                headers=headers,
                 timeout=httpx.Timeout(self.timeout_s, connect=self.connect_timeout_s),
                 limits=httpx.Limits(max_connections=self.concurrency,
                                     max_keepalive_connections=self.concurrency),
@@ -243,9 +262,7 @@ class OpenAIBackend:
         return self._http
 
     def _redact(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
+        return text.replace(self._key.reveal(), "***") if self._key else text
 
     def _fail(self, message: str) -> BackendError:
         return BackendError(self._redact(_one_line(message, 300)))
@@ -333,7 +350,7 @@ class OpenAIBackend:
         msg = self._error_text(resp)
         code = resp.status_code
         if code in (401, 403):
-            key_hint = (f"check ${self.api_key_env}" if self._has_key
+            key_hint = (f"check ${self.api_key_env}" if self._key
                         else f"${self.api_key_env} is not set")
             return self._fail(f"{url}: HTTP {code}, the server refused the API key ({key_hint})")
         if "model" in msg.lower() and (code == 404 or re.search(r"not (exist|found)|unknown|invalid", msg, re.I)):
@@ -366,40 +383,50 @@ class OpenAIBackend:
         body.update(self.extra_body)
         return path, body
 
-    def _parse_choice(self, choice: dict, url: str) -> tuple[str, list[str], list[float], list | None]:
+    def _parse_choice(self, choice: dict, url: str) -> tuple[str, list[str], list[float], list | None, str]:
+        """(text, tokens, logprobs, the chat endpoint's per-token entries or None, the tokens joined)."""
         lp = choice.get("logprobs")
-        if self.endpoint == "chat":
-            message = choice.get("message") or {}
-            text = message.get("content") or ""
-            content = lp.get("content") if isinstance(lp, dict) else None
-            if content is None:
-                raise self._no_logprobs(url)
-            tokens = [t.get("token", "") for t in content]
-            logprobs = [t.get("logprob") for t in content]
-            token_bytes = [t.get("bytes") for t in content]
-        else:
-            text = choice.get("text") or ""
-            if not isinstance(lp, dict) or lp.get("token_logprobs") is None:
-                raise self._no_logprobs(url)
-            tokens = list(lp.get("tokens") or [])
-            logprobs = list(lp["token_logprobs"])
-            token_bytes = None
-        if len(tokens) != len(logprobs) or any(not isinstance(x, (int, float)) for x in logprobs):
-            raise self._fail(f"{url}: malformed logprobs in the response (tokens and logprobs do not match)")
-        return text, tokens, [float(x) for x in logprobs], token_bytes
+        content = None
+        try:
+            if self.endpoint == "chat":
+                text = (choice.get("message") or {}).get("content") or ""
+                content = lp.get("content") if isinstance(lp, dict) else None
+                if content is None:
+                    raise self._no_logprobs(url)
+                tokens = list(map(_TOKEN, content))
+                logprobs = list(map(_LOGPROB, content))
+            else:
+                text = choice.get("text") or ""
+                if not isinstance(lp, dict) or lp.get("token_logprobs") is None:
+                    raise self._no_logprobs(url)
+                tokens = list(lp.get("tokens") or [])
+                logprobs = list(lp["token_logprobs"])
+            spelled = "".join(tokens)   # TypeError unless every token is a string
+            math.fsum(logprobs)         # TypeError unless every logprob is a number
+            if len(tokens) != len(logprobs):
+                raise TypeError
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise self._fail(f"{url}: malformed logprobs in the response (tokens and logprobs do not match)") from None
+        return text, tokens, logprobs, content, spelled
 
     def _no_logprobs(self, url: str) -> BackendError:
         return self._fail(f"{url}: the server returned no per-token logprobs for model {self.model!r}; "
                           "sgs needs a server that supports `logprobs`")
 
     def _generation(self, choice: dict, data: dict, latency: float, retries: int, url: str) -> Generation:
-        text, tokens, logprobs, token_bytes = self._parse_choice(choice, url)
+        text, tokens, logprobs, content, spelled = self._parse_choice(choice, url)
         finish = choice.get("finish_reason")
-        offsets = _char_offsets(tokens, token_bytes)
         extra: dict = {"server_tokens": len(tokens)}
-        if _drop_stop_token(text, tokens, finish):
-            tokens, logprobs, offsets = tokens[:-1], logprobs[:-1], offsets[:-1]
+        if _drop_stop_token(text, tokens, finish, spelled):
+            spelled = spelled[: len(spelled) - len(tokens[-1])]
+            tokens.pop()                 # the lists are this call's own: trim in place
+            logprobs.pop()
             extra["stop_token_dropped"] = True
+        # Byte lists are read only when the token strings do not spell the text.
+        token_bytes = None
+        if content is not None and spelled != text:
+            token_bytes = [t.get("bytes") for t in content[: len(tokens)]]
+        offsets = _char_offsets(tokens, token_bytes)
         usage = data.get("usage") or {}
         if usage:
             extra["usage"] = usage
@@ -436,7 +463,7 @@ class OpenAIBackend:
             gens = [self._generation(c, data, latency, retries, url) for c in choices]
             for g in gens:
                 g.extra["request_n"] = wanted
-                out.put(g)
+            out.put(gens)                    # one hand-over per response: samples of a request finish together
             if len(choices) < wanted:
                 self._n_cap = len(choices)   # the server caps n: split later calls to match
             first += len(choices)
@@ -467,8 +494,9 @@ class OpenAIBackend:
                 item = out.get()
                 if isinstance(item, BaseException):
                     raise item
-                delivered += 1
-                yield item
+                for g in item:
+                    delivered += 1
+                    yield g
         finally:
             if not fut.done():
                 fut.cancel()   # the caller stopped early: abandon the requests still out
@@ -529,7 +557,7 @@ class OpenAIBackend:
             tokens, logprobs = self._vllm_prompt_logprobs(data)
         # The prompt's tokens come first; the completion's are the ones that
         # start at or after the point where the completion begins.
-        offsets = _char_offsets(tokens, None)
+        offsets = _char_offsets(tokens)
         total = offsets[-1] + len(tokens[-1]) if tokens else 0
         start = len(head) if head is not None and total == len(head + completion) else total - len(completion)
         keep = [i for i, off in enumerate(offsets) if off >= start]
