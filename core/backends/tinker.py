@@ -1,7 +1,8 @@
 """Sampling through Tinker (Thinking Machines' hosted training and sampling API).
 
 Install with `pip install 'sgs[tinker]'`; the key is read from $TINKER_API_KEY
-by the Tinker SDK itself and never passes through sgs. The model is a base
+by the Tinker SDK itself (or from the variable `api_key_env` names, handed
+straight to the SDK's client) and is never stored or shown by sgs. The model is a base
 model (`tinker/openai/gpt-oss-120b`) or a saved sampler path
 (`tinker/tinker://RUN/sampler_weights/NAME`, e.g. a LoRA rank-8 adapter); the
 prompt is rendered with the model's own chat template (its Hugging Face
@@ -68,6 +69,7 @@ class TinkerBackend:
         timeout_s: float = 1800.0,
         tokenizer: str | None = None,
         chat_template_kwargs: dict | None = None,
+        api_key_env: str = KEY_ENV,
         service_client=None,
         **unknown: object,
     ):
@@ -80,6 +82,8 @@ class TinkerBackend:
             guess from the base model is not wanted.
         chat_template_kwargs: extra arguments for the chat template
             (e.g. {"reasoning_effort": "high"} for gpt-oss).
+        api_key_env: NAME of the environment variable holding the key (default
+            TINKER_API_KEY); the key goes straight to the SDK's client.
         service_client: an existing tinker.ServiceClient (tests, notebooks).
         """
         if unknown:
@@ -91,8 +95,9 @@ class TinkerBackend:
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise BackendError(f"tinker backend: {label} must be a whole number >= 1, got {value!r}")
         self.tinker = import_tinker()
-        if service_client is None and not os.environ.get(KEY_ENV):
-            raise BackendError(f"the tinker backend needs a Tinker API key: set ${KEY_ENV}")
+        if service_client is None and not os.environ.get(api_key_env):
+            raise BackendError(f"the tinker backend needs a Tinker API key: set ${api_key_env}")
+        self.api_key_env = api_key_env
         self.model = model
         self.logprobs_from = logprobs
         self.logprob_mode = LOGPROB_SOURCES[logprobs]
@@ -116,12 +121,12 @@ class TinkerBackend:
 
     def _fail(self, what: str, exc: BaseException) -> BackendError:
         msg = _one_line(f"{type(exc).__name__}: {exc}")
-        key = os.environ.get(KEY_ENV)
+        key = os.environ.get(self.api_key_env)
         if key:
             msg = msg.replace(key, "***")
         status = getattr(exc, "status_code", None)
         if status in (401, 403):
-            return BackendError(f"tinker: {what}: the API key was refused (check ${KEY_ENV})")
+            return BackendError(f"tinker: {what}: the API key was refused (check ${self.api_key_env})")
         if status == 404 or "not found" in msg.lower():
             return BackendError(f"tinker: {what}: unknown model or sampler path {self.model!r} ({msg})")
         return BackendError(f"tinker: {what}: {msg}")
@@ -130,7 +135,9 @@ class TinkerBackend:
         if self._client is None:
             try:
                 if self._service is None:
-                    self._service = self.tinker.ServiceClient()
+                    # the SDK reads $TINKER_API_KEY itself; another variable's key is handed over
+                    self._service = (self.tinker.ServiceClient() if self.api_key_env == KEY_ENV else
+                                     self.tinker.ServiceClient(api_key=os.environ.get(self.api_key_env)))
                 if self.model.startswith("tinker://"):
                     client = self._service.create_sampling_client(model_path=self.model)
                 else:

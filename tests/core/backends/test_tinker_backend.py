@@ -306,6 +306,30 @@ def test_without_key_refuses_in_one_line(sdk, monkeypatch):
         TinkerBackend(model="openai/gpt-oss-120b")
 
 
+def test_key_from_another_variable_goes_to_the_sdk_only(sdk, monkeypatch):
+    from sgs.core.backends.tinker import TinkerBackend
+
+    made = []
+
+    class ServiceClient:
+        def __init__(self, api_key=None):
+            made.append(api_key)
+            self.inner = FakeServiceClient(FakeSamplingClient(CharTokenizer()))
+
+        def create_sampling_client(self, **kw):
+            return self.inner.create_sampling_client(**kw)
+
+    sdk.ServiceClient = ServiceClient
+    monkeypatch.delenv("MY_TINKER_KEY", raising=False)
+    with pytest.raises(BackendError, match=r"set \$MY_TINKER_KEY$"):
+        TinkerBackend(model="m", api_key_env="MY_TINKER_KEY")
+    monkeypatch.setenv("MY_TINKER_KEY", "tml-secret-42")
+    b = TinkerBackend(model="m", api_key_env="MY_TINKER_KEY")
+    assert len(list(b.generate(PROMPT, 1, PAPER))) == 1
+    assert made == ["tml-secret-42"]
+    assert "tml-secret-42" not in repr(b) and "tml-secret-42" not in repr(vars(b))
+
+
 def test_without_the_package_says_how_to_install(monkeypatch):
     from sgs.core.backends.tinker import TinkerBackend
 
