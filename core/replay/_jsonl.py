@@ -27,7 +27,8 @@ def read_lines(path: str, format_name: str,
             continue
         try:
             try:
-                obj = json.loads(line.decode("utf-8"))
+                # utf-8-sig: a byte-order mark some editors put before line 1
+                obj = json.loads(line.decode("utf-8-sig" if lineno == 1 else "utf-8"))
             except UnicodeDecodeError:
                 raise BadRecord("not UTF-8 text") from None
             except json.JSONDecodeError as e:
@@ -46,7 +47,7 @@ def first_object(path: str) -> dict | None:
         with open(path, "rb") as f:
             for line in f:
                 if line.strip():
-                    obj = json.loads(line.decode("utf-8"))
+                    obj = json.loads(line.decode("utf-8-sig"))
                     return obj if isinstance(obj, dict) else None
     except (OSError, ValueError):
         return None

@@ -76,6 +76,13 @@ def test_plain_jsonl_non_utf8_line_is_one_error(tmp_path):
     assert rf.errors == [f"{p}:2: not UTF-8 text"]
 
 
+def test_plain_jsonl_with_byte_order_mark_and_crlf(tmp_path):
+    p = tmp_path / "s.jsonl"
+    p.write_bytes(b'\xef\xbb\xbf{"task": "L1/1", "code": "a"}\r\n{"task": "L1/2", "code": "b"}\r\n')
+    rf = read_replay(str(p))
+    assert rf.format == "jsonl" and rf.errors == [] and [r.code for r in rf.records] == ["a", "b"]
+
+
 # --- the paper's actions.jsonl -----------------------------------------------
 
 def test_actions_jsonl_maps_problem_ids_to_level_one(tmp_path):
