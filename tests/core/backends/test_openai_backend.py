@@ -74,13 +74,13 @@ def test_server_without_stop_token_in_logprobs_loses_no_token():
 
 
 def test_samples_are_yielded_as_their_request_completes():
-    with FakeServer(script=[("slow", 0.8)]) as server, backend(server, max_n=1, concurrency=2) as b:
+    with FakeServer(script=[("slow", 2.0)]) as server, backend(server, max_n=1, concurrency=2) as b:
         start = time.perf_counter()
         it = b.generate(PROMPT, 2, PARAMS)
         first = next(it)
         first_at = time.perf_counter() - start
         second = next(it)
-    assert first_at < 0.6, "the fast sample waited for the slow one"
+    assert first_at < 1.5, "the fast sample waited for the slow one"
     assert serial_of(first) != serial_of(second)
 
 
