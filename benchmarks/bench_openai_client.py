@@ -94,6 +94,27 @@ def sgs_client(backend: OpenAIBackend, samples: int, max_tokens: int) -> int:
                if g.logprobs)
 
 
+def parse_costs(tokens: int, n: int) -> tuple[float, float, float]:
+    """Best-of CPU microseconds per sample: JSON decoding, the bare client's
+    logprob extraction, and sgs's Generation building, on one canned response."""
+    import json
+    import timeit
+
+    server = FakeServer(tokens_per_sample=tokens, canned=True, model=MODEL)
+    raw, _ = server._answer("/v1/chat/completions", {"n": n, "max_tokens": tokens + 8, "model": MODEL}, True)
+    data = json.loads(raw)
+    backend = OpenAIBackend(model=MODEL, base_url="http://127.0.0.1:9/v1")
+
+    def best(fn) -> float:
+        return min(timeit.repeat(fn, number=20, repeat=9)) / 20 / n * 1e6
+
+    decode = best(lambda: json.loads(raw))
+    bare = best(lambda: [[t["logprob"] for t in c["logprobs"]["content"]] for c in data["choices"]])
+    sgs = best(lambda: [backend._generation(c, data, 0.0, 0, "") for c in data["choices"]])
+    backend.close()
+    return decode, bare, sgs
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--samples", type=int, default=512)
@@ -150,6 +171,10 @@ def main() -> None:
     cpu_overhead = cpu_per[names[1]] / cpu_per[names[0]] - 1
     print(f"sgs overhead: {wall_overhead * 100:+.1f}% wall (best round), {cpu_overhead * 100:+.1f}% client CPU "
           "(target < 5%)")
+    decode, bare_us, sgs_us = parse_costs(args.tokens, args.n)
+    print(f"per-sample parsing, best of 9: JSON decoding {decode:.0f} us; logprobs only {bare_us:.0f} us; "
+          f"sgs Generation {sgs_us:.0f} us (+{sgs_us - bare_us:.0f} us = "
+          f"{(sgs_us - bare_us) / (cpu_per[names[0]] * 1e3) * 100:.1f}% of the bare client's CPU per sample)")
 
 if __name__ == "__main__":
     main()

@@ -12,4 +12,7 @@ for _p in core gpu_eval tui splits; do
     [ -d "$_repo/$_p" ] && ln -s "$_repo/$_p" "$_site/sgs/$_p"
 done
 export PYTHONPATH="$_site${PYTHONPATH:+:$PYTHONPATH}"
+# `python -m pytest` would otherwise put the repository root first on the
+# path, where the folder sgs/ (without the mapped subpackages) hides the map.
+export PYTHONSAFEPATH=1
 unset _repo _site _f _p

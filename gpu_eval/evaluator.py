@@ -64,12 +64,14 @@ class Evaluator:
         times on that device meanwhile (correctness checks may go on)."""
         return _generation_hold(device)
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
+        """Cancel what has not started; with wait, let running evaluations finish."""
         if self._closed:
             return
         self._closed = True
-        self._pool.shutdown(wait=True, cancel_futures=True)
-        self._runner.close()
+        self._pool.shutdown(wait=wait, cancel_futures=True)
+        if wait:
+            self._runner.close()
 
     def __enter__(self):
         return self

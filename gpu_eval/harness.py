@@ -180,7 +180,7 @@ class Child:
             env["TORCH_CUDA_ARCH_LIST"] = cfg["arch"]
         os.environ.update(env)
         # Before any thread starts: a user namespace needs a single-threaded process.
-        report = sandbox.confine(cfg["writable"], network=cfg.get("network", False))
+        report = sandbox.confine(cfg["writable"], network=cfg.get("network", False), layers=cfg.get("layers"))
         self.reserved = set(cfg.get("reserved_cpus") or [])
         if self.reserved:
             # Compilers and correctness checks keep off the cores reserved for
@@ -431,6 +431,12 @@ class Child:
 
     def run(self) -> None:
         self.setup()
+        if self.role == "probe":            # can this sandbox start CUDA?
+            x = torch.ones(4, device=self.device) * 2
+            if self.is_cuda:
+                _cuda_sync()
+            self.send({"type": "probe_ok", "value": float(x.sum().item())})
+            return
         self.load()
         self.correctness()
         if self.cfg.get("time", True):

@@ -52,12 +52,27 @@ def landlock_abi() -> int:
     return max(0, r)
 
 
-def _isolate_network(libc) -> str | None:
+# Layer sets from the most to the least confined. On a GPU machine the
+# evaluator probes them in this order and uses the first under which CUDA
+# starts (a driver can refuse to start in some of them).
+LAYER_SETS = (
+    {"userns": True, "netns": True, "landlock": True, "scopes": True},
+    {"userns": False, "netns": True, "landlock": True, "scopes": True},
+    {"userns": True, "netns": True, "landlock": True, "scopes": False},
+    {"userns": False, "netns": True, "landlock": True, "scopes": False},
+    {"userns": False, "netns": False, "landlock": True, "scopes": False},
+    {"userns": False, "netns": True, "landlock": False, "scopes": False},
+    {"userns": False, "netns": False, "landlock": False, "scopes": False},
+)
+FULL = LAYER_SETS[0]
+
+
+def _isolate_network(libc, userns: bool = True) -> str | None:
     """A new network namespace, inside a new user namespace where possible:
     then the process holds no capability outside it (even when started as
     root), so it cannot read or trace other processes' memory through /proc."""
     uid, gid = os.getuid(), os.getgid()
-    if libc.unshare(_CLONE_NEWUSER | _CLONE_NEWNET) == 0:
+    if userns and libc.unshare(_CLONE_NEWUSER | _CLONE_NEWNET) == 0:
         try:   # keep the same ids inside, so files are created as before
             with open("/proc/self/setgroups", "w") as f:
                 f.write("deny")
@@ -73,10 +88,10 @@ def _isolate_network(libc) -> str | None:
     return None
 
 
-def _landlock(libc, abi: int, writable: list[str], deny_tcp: bool) -> bool:
+def _landlock(libc, abi: int, writable: list[str], deny_tcp: bool, scopes: bool = True) -> bool:
     fs = _FS_WRITE_V1 | (_FS_REFER if abi >= 2 else 0) | (_FS_TRUNCATE if abi >= 3 else 0)
     net = (_NET_BIND_TCP | _NET_CONNECT_TCP) if (deny_tcp and abi >= 4) else 0
-    scoped = (_SCOPE_ABSTRACT_UNIX | _SCOPE_SIGNAL) if abi >= 6 else 0
+    scoped = (_SCOPE_ABSTRACT_UNIX | _SCOPE_SIGNAL) if (scopes and abi >= 6) else 0
     attr = _RulesetAttr(fs, net, scoped)
     size = 24 if abi >= 6 else (16 if abi >= 4 else 8)
     rfd = libc.syscall(_SYS_CREATE_RULESET, ctypes.byref(attr), ctypes.c_size_t(size), ctypes.c_uint32(0))
@@ -100,9 +115,11 @@ def _landlock(libc, abi: int, writable: list[str], deny_tcp: bool) -> bool:
         os.close(rfd)
 
 
-def confine(writable: list[str], network: bool = False) -> dict:
-    """Confine the calling (single-threaded, freshly forked) process.
-    Returns {"fs": ..., "net": ...} naming the mechanisms that took effect."""
+def confine(writable: list[str], network: bool = False, layers: dict | None = None) -> dict:
+    """Confine the calling (single-threaded, freshly forked) process with the
+    given layers (default: all). Returns {"fs": ..., "net": ...} naming the
+    mechanisms that took effect."""
+    layers = dict(FULL if layers is None else layers)
     report = {"fs": "none", "net": "open" if network else "none"}
     try:
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -112,14 +129,15 @@ def confine(writable: list[str], network: bool = False) -> dict:
         libc = _libc()
     except OSError:
         return report
-    if not network:
-        report["net"] = _isolate_network(libc) or "none"
+    if not network and layers.get("netns", True):
+        report["net"] = _isolate_network(libc, userns=layers.get("userns", True)) or "none"
     # Not dumpable: other evaluation children (a concurrently running
     # reference, say) cannot read this one's memory, nor it theirs.
     libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
-    abi = landlock_abi()
-    if abi and _landlock(libc, abi, writable, deny_tcp=(not network and report["net"] == "none")):
-        report["fs"] = f"landlock-v{abi}"
+    abi = landlock_abi() if layers.get("landlock", True) else 0
+    scopes = layers.get("scopes", True)
+    if abi and _landlock(libc, abi, writable, deny_tcp=(not network and report["net"] == "none"), scopes=scopes):
+        report["fs"] = f"landlock-v{abi}" + ("" if scopes or abi < 6 else "-unscoped")
         if report["net"] == "none" and abi >= 4:
             report["net"] = "landlock-tcp"
     return report

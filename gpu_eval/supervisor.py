@@ -19,13 +19,15 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from . import environment, protocol, static_checks, verdict
+from . import environment, protocol, sandbox, static_checks, verdict
 from .cache import reference_key
 from .forkserver import ForkServer, shared_server
 from .locks import device_lock
 from .request import derive_seed, normalize, src_hash
 
 MAX_TIMING_SETS_GPU = 8
+_LAYERS: dict[str, dict] = {}          # device -> probed sandbox layers (per process)
+_LAYERS_LOCK = threading.Lock()
 REFERENCE_RETIME_S = 3600.0         # a cached reference timing older than this is re-measured
 
 
@@ -163,6 +165,7 @@ class Runner:
             arch = "{}.{}".format(*info["capability"])
         writable = [tmpdir, ext_dir, "/dev"]
         return {"role": role, "request": req, "device": device, "tmpdir": tmpdir, "ext_dir": ext_dir,
+                "layers": self.layers(device) if role != "probe" else None,
                 "writable": writable, "seeds": seeds, "num_threads": num_threads,
                 "init_seed": derive_seed(req["seed"], "init"), "arch": arch,
                 "l2_bytes": info.get("l2_bytes") or 0, "tf32": bool(req.get("tf32")),
@@ -181,6 +184,61 @@ class Runner:
         if len(cpus) < 4:
             return []
         return [cpus[environment.cuda_index(device) % len(cpus)]]
+
+    # --- sandbox layers ------------------------------------------------
+    def layers(self, device: str) -> dict:
+        """The most confining sandbox layers under which CUDA starts on this
+        machine (probed once per device and process); all layers on CPU."""
+        if not device.startswith("cuda"):
+            return dict(sandbox.FULL)
+        with _LAYERS_LOCK:
+            if device not in _LAYERS:
+                _LAYERS[device] = self._probe_layers(device)
+            return dict(_LAYERS[device]["layers"])
+
+    def _probe_layers(self, device: str) -> dict:
+        results: list = [None] * len(sandbox.LAYER_SETS)
+
+        def probe(i: int) -> None:
+            tmpdir = tempfile.mkdtemp(prefix="probe-", dir=self.root)
+            req = {"reference_src": "", "candidate_src": "", "seed": 0, "timing_trials": 1, "warmup": 0,
+                   "timing_budget_s": 0}
+            cfg = self._config("probe", req, device, tmpdir, tmpdir,
+                               {"correct": [], "robust": [], "timing": []}, 1)
+            cfg["layers"] = sandbox.LAYER_SETS[i]
+            cfg["init_seed"] = 0
+            pid, sock, log = self._spawn(tmpdir)
+            try:
+                protocol.send(sock, cfg)
+                deadline = time.monotonic() + 120
+                while True:
+                    h, plen = protocol.recv(sock, deadline)
+                    if h.get("type") == "probe_ok":
+                        results[i] = None
+                        return
+                    if h.get("type") in ("error", "exit"):
+                        results[i] = str(h.get("error") or h)[:300]
+                        return
+            except Exception as e:  # noqa: BLE001 - any failure means: not this layer set
+                results[i] = f"{type(e).__name__}: {e}"[:300]
+            finally:
+                self._reap(pid, sock)
+                shutil.rmtree(tmpdir, ignore_errors=True)
+
+        threads = [threading.Thread(target=probe, args=(i,)) for i in range(len(sandbox.LAYER_SETS))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for i, err in enumerate(results):
+            if err is None:
+                return {"layers": sandbox.LAYER_SETS[i], "refused": [
+                    {"layers": sandbox.LAYER_SETS[j], "error": results[j]} for j in range(i)]}
+        return {"layers": sandbox.LAYER_SETS[-1], "refused": [
+            {"layers": sandbox.LAYER_SETS[j], "error": results[j]} for j in range(len(results))]}
+
+    def probe_report(self, device: str) -> dict | None:
+        return _LAYERS.get(device)
 
     # --- timing grants ---------------------------------------------------
     def _contention_probe(self, device: str, child_pid: int):
@@ -369,6 +427,11 @@ class Runner:
         result["hardware"] = environment.hardware_label(device, num_threads)
         result["num_threads"] = num_threads if device == "cpu" else None
         result["tf32"] = "on" if req.get("tf32") else "off"
+        if device.startswith("cuda"):
+            self.layers(device)
+            refused = (_LAYERS.get(device) or {}).get("refused") or []
+            # Sandbox layers this machine's GPU driver would not start under.
+            result["sandbox_refused"] = [{k: v for k, v in r["layers"].items() if v} for r in refused]
         if static["reject"]:
             result["flags"].append("rejected")
             return _finish(result, "incorrect", "rejected: " + static["reject"])

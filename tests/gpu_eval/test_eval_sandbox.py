@@ -73,3 +73,15 @@ def test_cannot_open_a_socket_to_the_host():
         for c in got:
             c.close()
         server.close()
+
+
+def test_layer_probe_picks_the_most_confined_set_that_works():
+    from sgs.gpu_eval import sandbox
+    from sgs.gpu_eval.supervisor import Runner
+    runner = Runner()
+    try:
+        report = runner._probe_layers("cpu")
+    finally:
+        runner.close()
+    assert report["layers"] == sandbox.FULL
+    assert report["refused"] == []
