@@ -95,9 +95,10 @@ def part_ours(kernels: list[dict], workers: int, budget_s: float) -> dict:
         results.append({"id": k["id"], "published_speedup": k["published_speedup_vs_torch"],
                         "published_kernel_ms": k["published_kernel_ms"], **r})
     wall = time.monotonic() - t0
+    probe = ev._runner.probe_details()
     ev.close(wait=len(results) == len(futs))
     return {"n": len(results), "planned": len(kernels), "wall_s": wall, "per_min": 60 * len(results) / wall,
-            "workers": workers, "build": build, "results": results}
+            "workers": workers, "build": build, "sandbox_probe": probe, "results": results}
 
 
 _BASELINE = r'''
@@ -265,7 +266,8 @@ def main() -> int:
     if "ours" in parts:
         res["ours"] = part_ours(kernels, args.workers, args.ours_budget_s)
         save("ours")
-        print(f"ours: {res['ours']['wall_s']:.0f} s", flush=True)
+        print(f"ours: {res['ours']['wall_s']:.0f} s; sandbox probe: {json.dumps(res['ours']['sandbox_probe'])[:1500]}",
+              flush=True)
         for r in res["ours"]["results"]:
             if r.get("outcome") != "correct":
                 print(f"  disagreement {r['id']}: {r.get('outcome')}: {(r.get('error') or '')[:300]!r}")

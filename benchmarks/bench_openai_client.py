@@ -71,7 +71,7 @@ class BareClient:
         async def one(size: int) -> None:
             nonlocal got
             body = {"model": MODEL, "n": size, "temperature": 1.0, "top_p": 1.0, "max_tokens": self.max_tokens,
-                    "messages": list(PROMPT.messages), "logprobs": True, "top_logprobs": 1}
+                    "messages": list(PROMPT.messages), "logprobs": True}
             async with sem:
                 resp = await self.client.post("/chat/completions", json=body)
             for choice in resp.json()["choices"]:

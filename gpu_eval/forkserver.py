@@ -40,6 +40,24 @@ except ImportError:
 fs.serve(fd)
 """
 
+# A child that starts a fresh interpreter instead of running in the forked
+# copy: for drivers that cannot start in a process forked from the server.
+_CHILD_BOOT = r"""
+import os, sys, types, importlib.util, socket
+fd, log, pkg = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+try:
+    from sgs.gpu_eval import harness
+except ImportError:
+    if "sgs" not in sys.modules:
+        m = types.ModuleType("sgs"); m.__path__ = []; sys.modules["sgs"] = m
+    spec = importlib.util.spec_from_file_location(
+        "sgs.gpu_eval", os.path.join(pkg, "__init__.py"), submodule_search_locations=[pkg])
+    mod = importlib.util.module_from_spec(spec); sys.modules["sgs.gpu_eval"] = mod
+    spec.loader.exec_module(mod)
+    from sgs.gpu_eval import harness
+os._exit(harness.child_main(socket.socket(fileno=fd), log))
+"""
+
 _PR_SET_PDEATHSIG = 1
 
 
@@ -78,6 +96,11 @@ def serve(ctl_fd: int) -> None:
                                 ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
                             except (OSError, AttributeError):
                                 pass
+                            if req.get("exec"):
+                                os.set_inheritable(sock.fileno(), True)
+                                pkg = os.path.dirname(os.path.abspath(__file__))
+                                os.execv(sys.executable, [sys.executable, "-c", _CHILD_BOOT,
+                                                          str(sock.fileno()), req["log"], pkg])
                             code = harness.child_main(sock, req["log"])
                         finally:
                             os._exit(code)
@@ -157,12 +180,15 @@ class ForkServer:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
-    def spawn(self, log_path: str) -> tuple[int, socket.socket]:
-        """A fresh child; returns its pid and the evaluator's end of its socket."""
+    def spawn(self, log_path: str, exec_child: bool = False) -> tuple[int, socket.socket]:
+        """A fresh child; returns its pid and the evaluator's end of its socket.
+        exec_child: the child starts a new interpreter (slower, no state shared
+        with the server at all)."""
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             with self.lock:
-                socket.send_fds(self.ctl, [json.dumps({"op": "fork", "log": log_path}).encode()],
+                socket.send_fds(self.ctl, [json.dumps({"op": "fork", "log": log_path,
+                                                       "exec": exec_child}).encode()],
                                 [theirs.fileno()])
                 reply = self.ctl.recv(4096)
         except OSError as e:

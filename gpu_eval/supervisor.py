@@ -91,6 +91,7 @@ class Runner:
         self.own_pids: set[int] = set()
         self._gpu_load: dict[int, int] = {}
         self.versions = environment.torch_versions()
+        self.exec_children = False
 
     # --- plumbing --------------------------------------------------------
     def server(self) -> ForkServer:
@@ -141,9 +142,11 @@ class Runner:
         return {}
 
     # --- one child -------------------------------------------------------
-    def _spawn(self, tmpdir: str):
+    def _spawn(self, tmpdir: str, exec_child: bool | None = None):
         log = os.path.join(tmpdir, "log.txt")
-        pid, sock = self.server().spawn(log)
+        if exec_child is None:
+            exec_child = self.exec_children
+        pid, sock = self.server().spawn(log, exec_child)
         with self._lock:
             self.own_pids.add(pid)
         return pid, sock, log
@@ -193,10 +196,17 @@ class Runner:
             return dict(sandbox.FULL)
         with _LAYERS_LOCK:
             if device not in _LAYERS:
-                _LAYERS[device] = self._probe_layers(device)
+                report = self._probe_layers(device, exec_child=False)
+                if len(report["refused"]) == len(sandbox.LAYER_SETS):
+                    # CUDA does not start in a forked copy of the server here:
+                    # children start fresh interpreters instead.
+                    report = self._probe_layers(device, exec_child=True)
+                    report["exec_children"] = True
+                _LAYERS[device] = report
+            self.exec_children = bool(_LAYERS[device].get("exec_children"))
             return dict(_LAYERS[device]["layers"])
 
-    def _probe_layers(self, device: str) -> dict:
+    def _probe_layers(self, device: str, exec_child: bool = False) -> dict:
         results: list = [None] * len(sandbox.LAYER_SETS)
 
         def probe(i: int) -> None:
@@ -207,7 +217,7 @@ class Runner:
                                {"correct": [], "robust": [], "timing": []}, 1)
             cfg["layers"] = sandbox.LAYER_SETS[i]
             cfg["init_seed"] = 0
-            pid, sock, log = self._spawn(tmpdir)
+            pid, sock, log = self._spawn(tmpdir, exec_child)
             try:
                 protocol.send(sock, cfg)
                 deadline = time.monotonic() + 120
@@ -237,8 +247,9 @@ class Runner:
         return {"layers": sandbox.LAYER_SETS[-1], "refused": [
             {"layers": sandbox.LAYER_SETS[j], "error": results[j]} for j in range(len(results))]}
 
-    def probe_report(self, device: str) -> dict | None:
-        return _LAYERS.get(device)
+    def probe_details(self) -> dict:
+        """What the probe found on this machine (for notes and benchmarks)."""
+        return {d: r for d, r in _LAYERS.items()}
 
     # --- timing grants ---------------------------------------------------
     def _contention_probe(self, device: str, child_pid: int):

@@ -85,3 +85,16 @@ def test_layer_probe_picks_the_most_confined_set_that_works():
         runner.close()
     assert report["layers"] == sandbox.FULL
     assert report["refused"] == []
+
+
+def test_exec_children_evaluate_like_forked_ones():
+    from sgs.gpu_eval.supervisor import Runner
+    runner = Runner()
+    runner.exec_children = True            # a fresh interpreter per child
+    try:
+        report = runner._probe_layers("cpu", exec_child=True)
+        r = runner.evaluate(_req(candidate("return torch.relu(self.lin(x))")))
+    finally:
+        runner.close()
+    assert report["refused"] == []
+    assert r["outcome"] == "correct", r["error"]
