@@ -294,7 +294,13 @@ class Engine:
         params = SamplingParams(temperature=params.temperature, top_p=params.top_p, top_k=params.top_k,
                                 max_tokens=params.max_tokens, seed=sample_seed(self.config.seed, task.id, have))
         idx = have
-        local = getattr(self.backend.capabilities, "local_device", None) is not None
+        device = getattr(self.backend.capabilities, "local_device", None)
+        local = device is not None
+        if device == "cpu":
+            # A model and evaluation workers sharing a few CPU cores slow each
+            # other down many times over (thread spin-waits): on the CPU the
+            # previous task's evaluations finish before the next task samples.
+            self._wait_for_evaluations()
         with self._generation_guard():
             stream = self.backend.generate(prompt, missing, params)
             for generation in stream:
@@ -319,6 +325,11 @@ class Engine:
         # evaluations are submitted after the guard is released, so correctness
         # checks and timings never compete with a local model for the device
         self._flush_pending()
+
+    def _wait_for_evaluations(self) -> None:
+        for future in list(self._futures):
+            with contextlib.suppress(Exception):
+                future.result()
 
     def _flush_pending(self) -> None:
         while self._pending_samples:
@@ -363,9 +374,7 @@ class Engine:
                         nothing_pending = self._pending_per_task.get(task_id, 0) == 0
                     if nothing_pending:
                         self._task_finished(task_id)
-            for future in list(self._futures):
-                with contextlib.suppress(Exception):
-                    future.result()
+            self._wait_for_evaluations()
         except KeyboardInterrupt:
             status, error = "interrupted", "interrupted by the user"
         except Exception as exc:  # noqa: BLE001 - recorded, then re-raised to the caller

