@@ -93,8 +93,10 @@ class SgsApp(App):
             self.screen.restart_feed()
         else:
             self.push_screen(LiveScreen(message.run_id))
+        from .screens.runs import RunsScreen
+
         for screen in self.screen_stack:
-            if screen.id == "runs":
+            if isinstance(screen, RunsScreen):
                 screen.refresh_runs()
 
     def on_unmount(self) -> None:

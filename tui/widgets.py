@@ -61,11 +61,21 @@ def sync_rows(table: DataTable, rows: Sequence[tuple[str, Sequence]], *, keep_cu
     table.clear()
     for key, cells in rows:
         table.add_row(*cells, key=key)
+    # Rows added before the table's first layout can stay rendered at the header widths
+    # (the line cache outlives the column-width update): drop the cache once laid out.
+    table.call_after_refresh(_redraw, table)
     if cursor_key is not None and cursor_key in keys:
         try:
             table.move_cursor(row=table.get_row_index(cursor_key), animate=False)
         except RowDoesNotExist:
             pass
+
+
+def _redraw(table: DataTable) -> None:
+    clear = getattr(table, "_clear_caches", None)
+    if clear is not None:
+        clear()
+    table.refresh()
 
 
 def selected_key(table: DataTable) -> str | None:

@@ -39,7 +39,7 @@ class CandidatesScreen(SgsScreen):
 
     def __init__(self, run_id: int, task_id: str, *, rank_by: str = "surprisal", sort_key: str | None = None,
                  live: bool = True):
-        super().__init__(id="candidates")
+        super().__init__()
         self.run_id = run_id
         self.task_id = task_id
         self.rank_by = rank_by
@@ -179,7 +179,7 @@ class CandidatesScreen(SgsScreen):
         shown = lines[start + 1:] if start is not None else lines
         if cand.error and cand.outcome != "correct":
             shown = [fmt.first_line(cand.error, 200)] + shown
-        width = max(self.size.width - 2, 20)
+        width = max(self.app.size.width - 2, 20)
         text = "\n".join(fit(" " + ln, width) for ln in shown[:3]) or " (no code)"
         preview.border_title = head
         preview.update(text)

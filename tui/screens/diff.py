@@ -72,7 +72,7 @@ class DiffScreen(SgsScreen):
 
     def __init__(self, left: DiffSide | None = None, right: DiffSide | None = None, *,
                  loader: Callable | None = None):
-        super().__init__(id="diff")
+        super().__init__()
         self.left, self.right = left, right
         self.loader = loader
         self.rows: list[DiffRow] = []

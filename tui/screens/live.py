@@ -45,7 +45,7 @@ class LiveScreen(SgsScreen):
     ]
 
     def __init__(self, run_id: int):
-        super().__init__(id=f"live-{run_id}")
+        super().__init__()
         self.run_id = run_id
         self.run: dict | None = None
         self.progress: list[dict] = []
@@ -73,6 +73,10 @@ class LiveScreen(SgsScreen):
 
     def on_unmount(self) -> None:
         self._stop.set()
+
+    def on_resize(self) -> None:
+        if self.progress:
+            self._render_tasks()
 
     def restart_feed(self) -> None:
         self._stop.set()
@@ -128,7 +132,7 @@ class LiveScreen(SgsScreen):
         sampled = sum(p["n_samples"] for p in self.progress)
         evaluated = sum(p["n_evaluated"] or 0 for p in self.progress)
         correct = sum(p["n_correct"] or 0 for p in self.progress)
-        width = max(self.size.width - 56, 10)
+        width = max(self.app.size.width - 56, 10)
         line1 = (f" Run {fmt.bar(evaluated, expected, width)} {sampled}/{expected} sampled · "
                  f"{evaluated} evaluated · {correct} correct")
         tp = update.throughput
@@ -140,13 +144,13 @@ class LiveScreen(SgsScreen):
         if status == "interrupted":
             line2 += "   r resumes it"
         elif status == "failed" and run.get("error"):
-            line2 = "     failed: " + fit(run["error"], self.size.width - 14)
+            line2 = "     failed: " + fit(run["error"], self.app.size.width - 14)
         self.query_one("#run-progress", Static).update(line1 + "\n" + line2)
 
     def _render_tasks(self) -> None:
         k = (self.run or {}).get("k") or 0
-        name_w = max(self.size.width - 66, 8)
-        bar_w = 6 if self.size.width < 100 else 12
+        name_w = max(self.app.size.width - 66, 8)
+        bar_w = 6 if self.app.size.width < 100 else 12
         rows = []
         for p in self.progress:
             n_s, n_e = p["n_samples"] or 0, p["n_evaluated"] or 0

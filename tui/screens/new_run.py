@@ -31,7 +31,7 @@ class NewRunScreen(SgsScreen):
     ]
 
     def __init__(self):
-        super().__init__(id="new-run-screen")
+        super().__init__()
         self.tasks = []
         self.task_errors = 0
         self.shown: list[str] = []

@@ -27,12 +27,12 @@ class RunsScreen(SgsScreen):
     ]
 
     def __init__(self):
-        super().__init__(id="runs")
+        super().__init__()
         self.runs: list[dict] = []
         self._resuming: set[int] = set()
 
     def compose(self) -> ComposeResult:
-        yield TitleBar(f" sgs ─ runs in {self.data.path}", id="title")
+        yield TitleBar(f" sgs ─ runs in {self.data.path.name}", id="title")
         table = DataTable(id="runs-table", cursor_type="row", cell_padding=0, zebra_stripes=False)
         yield table
         yield Static("", id="runs-empty")
@@ -61,6 +61,9 @@ class RunsScreen(SgsScreen):
             return
         self.runs = message.value
         self.app.last_runs = self.runs
+        running = sum(r["effective_status"] == "running" for r in self.runs)
+        self.query_one("#title", TitleBar).update(
+            f" sgs ─ {len(self.runs)} runs in {self.data.path.name}" + (f" · {running} running" if running else ""))
         self._render_rows()
 
     def on_resize(self) -> None:
@@ -70,7 +73,7 @@ class RunsScreen(SgsScreen):
     def _render_rows(self) -> None:
         table = self.query_one(DataTable)
         # fixed columns take 56 cells and the scrollbar one; name and model share the rest
-        spare = max(self.size.width - 57, 16)
+        spare = max(self.app.size.width - 57, 16)
         name_w = max(spare * 5 // 8, 8)
         model_w = spare - name_w
         rows = []

@@ -26,7 +26,7 @@ class SampleScreen(SgsScreen):
     ]
 
     def __init__(self, run_id: int, sample_id: int, *, rank_by: str = "surprisal"):
-        super().__init__(id="sample")
+        super().__init__()
         self.run_id = run_id
         self.sample_id = sample_id
         self.rank_by = rank_by

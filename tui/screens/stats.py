@@ -40,7 +40,7 @@ class StatsScreen(SgsScreen):
     ]
 
     def __init__(self, run_id: int, rank_by: str | None = None):
-        super().__init__(id="stats")
+        super().__init__()
         self.run_id = run_id
         self.rank_by = rank_by
         self.stats: dict | None = None
@@ -101,8 +101,8 @@ class StatsScreen(SgsScreen):
         head = Text.assemble(("best-of-K fast_1 ", "bold"), sparkline([v for _, v in curve], 0, max(top, 1e-9)),
                              f"  K=1…{curve[-1][0]}  ", f"{curve[0][1]:.2f} → {curve[-1][1]:.2f}",
                              f" (95% of it by K={sat})" if sat else "")
-        height = 5 if self.size.height < 30 else 10
-        width = max(min(self.size.width - 10, 96), 8)
+        height = 5 if self.app.size.height < 30 else 10
+        width = max(min(self.app.size.width - 10, 96), 8)
         chart = column_chart(curve, height=height, width=width, lo=0.0, hi=max(top, 0.01))
         widget.update(Text("\n").join([head, *[Text(line) for line in chart]]))
 
