@@ -22,8 +22,6 @@ import codecs
 import email.utils
 import itertools
 import json
-import math
-import operator
 import os
 import queue
 import random
@@ -44,7 +42,6 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 # A Retry-After beyond this means "come back much later", not "back off a bit".
 MAX_RETRY_AFTER_S = 300.0
 # Tokens some servers report for the end-of-sequence they stopped on.
-_TOKEN, _LOGPROB = operator.itemgetter("token"), operator.itemgetter("logprob")
 _SPECIAL_TOKEN = re.compile(r"^(<\|[^|<>]*\|>|</s>|<eos>|<\|endoftext\|>)$")
 
 
@@ -54,6 +51,10 @@ class _Retryable(Exception):
     def __init__(self, what: str, retry_after: float | None = None):
         super().__init__(what)
         self.retry_after = retry_after
+
+
+class _NoLogprobs(BackendError):
+    """A response without per-token logprobs."""
 
 
 class _Secret:
@@ -128,7 +129,9 @@ def _char_offsets(tokens: list[str], token_bytes: list | None = None) -> list[in
     that completes a character starts where that character starts.
     """
     if token_bytes is None or len(token_bytes) != len(tokens) or not all(isinstance(b, list) for b in token_bytes):
-        return [0, *itertools.accumulate(map(len, tokens))][: len(tokens)]
+        offsets = list(itertools.accumulate(map(len, tokens), initial=0))
+        offsets.pop()                 # the last sum is the end of the text, not a token start
+        return offsets
     decoder = codecs.getincrementaldecoder("utf-8")("replace")
     offsets, pos = [], 0
     for b in token_bytes:
@@ -225,6 +228,9 @@ class OpenAIBackend:
         self._key = _Secret(key) if key else None
         self._n_cap: int | None = None        # learnt when a server returns fewer choices than asked
         self._echo_shifted: bool | None = None  # learnt on the first score()
+        # Chat requests ask for no alternatives (top_logprobs) unless the server
+        # returns logprobs only with them (llama-cpp-python): learnt on first use.
+        self._chat_top_logprobs = False
         self._lock = threading.Lock()
         self._runner: _LoopThread | None = None
         self._http: httpx.AsyncClient | None = None
@@ -373,8 +379,8 @@ class OpenAIBackend:
         if self.endpoint == "chat":
             body["messages"] = list(prompt.messages)
             body["logprobs"] = True
-            # llama.cpp's Python server returns chat logprobs only when top_logprobs >= 1
-            body["top_logprobs"] = 1
+            if self._chat_top_logprobs:
+                body["top_logprobs"] = 1
             path = "/chat/completions"
         else:
             body["prompt"] = prompt.text
@@ -393,8 +399,8 @@ class OpenAIBackend:
                 content = lp.get("content") if isinstance(lp, dict) else None
                 if content is None:
                     raise self._no_logprobs(url)
-                tokens = list(map(_TOKEN, content))
-                logprobs = list(map(_LOGPROB, content))
+                tokens = [t["token"] for t in content]
+                logprobs = [t["logprob"] for t in content]
             else:
                 text = choice.get("text") or ""
                 if not isinstance(lp, dict) or lp.get("token_logprobs") is None:
@@ -402,7 +408,7 @@ class OpenAIBackend:
                 tokens = list(lp.get("tokens") or [])
                 logprobs = list(lp["token_logprobs"])
             spelled = "".join(tokens)   # TypeError unless every token is a string
-            math.fsum(logprobs)         # TypeError unless every logprob is a number
+            sum(logprobs)               # TypeError unless every logprob is a number
             if len(tokens) != len(logprobs):
                 raise TypeError
         except (KeyError, TypeError, ValueError, AttributeError):
@@ -410,8 +416,9 @@ class OpenAIBackend:
         return text, tokens, logprobs, content, spelled
 
     def _no_logprobs(self, url: str) -> BackendError:
-        return self._fail(f"{url}: the server returned no per-token logprobs for model {self.model!r}; "
-                          "sgs needs a server that supports `logprobs`")
+        return _NoLogprobs(self._redact(_one_line(
+            f"{url}: the server returned no per-token logprobs for model {self.model!r}; "
+            "sgs needs a server that supports `logprobs`", 300)))
 
     def _generation(self, choice: dict, data: dict, latency: float, retries: int, url: str) -> Generation:
         text, tokens, logprobs, content, spelled = self._parse_choice(choice, url)
@@ -460,7 +467,13 @@ class OpenAIBackend:
             if not isinstance(choices, list) or not choices:
                 raise self._fail(f"{url}: the response held no choices")
             choices = sorted(choices, key=lambda c: c.get("index", 0))[:wanted]
-            gens = [self._generation(c, data, latency, retries, url) for c in choices]
+            try:
+                gens = [self._generation(c, data, latency, retries, url) for c in choices]
+            except _NoLogprobs:
+                if self.endpoint != "chat" or body.get("top_logprobs"):
+                    raise
+                self._chat_top_logprobs = True   # ask again, with top_logprobs=1
+                continue
             for g in gens:
                 g.extra["request_n"] = wanted
             out.put(gens)                    # one hand-over per response: samples of a request finish together

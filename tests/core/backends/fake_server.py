@@ -37,7 +37,7 @@ def token_logprob(serial: int, i: int) -> float:
 class FakeServer:
     def __init__(self, script=None, tokens_per_sample: int = 8, max_choices: int | None = None,
                  eos_in_logprobs: bool = True, prompt_logprobs: bool = True, canned: bool = False,
-                 model: str = "fake-model", owned_by: str = "fake"):
+                 model: str = "fake-model", owned_by: str = "fake", logprobs_need_top: bool = False):
         self.script = list(script or [])
         self.tokens_per_sample = tokens_per_sample
         self.max_choices = max_choices          # simulate a server that caps n
@@ -46,6 +46,7 @@ class FakeServer:
         self.canned = canned                    # same body for every request of one n (benchmarks)
         self.model = model
         self.owned_by = owned_by                # llama-cpp-python's server says "me"
+        self.logprobs_need_top = logprobs_need_top  # chat logprobs only with top_logprobs >= 1, as there
         self.requests: list[tuple[str, dict, dict]] = []
         self.served: list[int] = []
         self._serial = 0
@@ -143,7 +144,9 @@ class FakeServer:
             err = {"error": {"message": f"The model `{body.get('model')}` does not exist.", "code": 404}}
             await self._write(writer, 404, json.dumps(err).encode())
             return True
-        payload, serials = self._answer(path, body, with_logprobs=kind != "nologprobs")
+        hide = kind == "nologprobs" or (self.logprobs_need_top and path.endswith("/chat/completions")
+                                        and not body.get("top_logprobs"))
+        payload, serials = self._answer(path, body, with_logprobs=not hide)
         try:
             await self._write(writer, 200, payload, cut=kind == "drop")
         except ConnectionError:

@@ -142,11 +142,27 @@ def test_huge_retry_after_fails_at_once():
         assert len(server.requests) == 1
 
 
-def test_response_without_logprobs_is_a_clear_error_not_retried():
-    with FakeServer(script=["nologprobs"]) as server, backend(server) as b:
+@pytest.mark.parametrize("endpoint", ["chat", "completions"])
+def test_response_without_logprobs_is_a_clear_error(endpoint):
+    with FakeServer(script=["nologprobs"] * 2) as server, backend(server, endpoint=endpoint) as b:
         with pytest.raises(BackendError, match="returned no per-token logprobs for model 'fake-model'"):
             list(b.generate(PROMPT, 2, PARAMS))
-        assert len(server.requests) == 1
+        # chat: asked once more with top_logprobs=1 (some servers need it), then given up
+        assert len(server.requests) == (2 if endpoint == "chat" else 1)
+
+
+def test_chat_asks_for_top_logprobs_only_where_the_server_needs_them():
+    with FakeServer() as server, backend(server) as b:
+        list(b.generate(PROMPT, 1, PARAMS))
+        assert "top_logprobs" not in server.requests[0][1]      # lean responses where not needed
+    with FakeServer(logprobs_need_top=True) as server, backend(server, max_n=1) as b:
+        gens = list(b.generate(PROMPT, 3, PARAMS))
+        check_exact(gens, 3, server)
+        # the three concurrent first requests learn it; a later call asks right away
+        assert sorted(body.get("top_logprobs") or 0 for _, body, _ in server.requests) == [0, 0, 0, 1, 1, 1]
+        server.requests.clear()
+        list(b.generate(PROMPT, 2, PARAMS))
+        assert [body.get("top_logprobs") for _, body, _ in server.requests] == [1, 1]
 
 
 def test_server_that_caps_n_still_gives_k_distinct_samples():

@@ -105,8 +105,11 @@ def test_sgs_run_through_the_openai_backend(server, responses, tmp_path):
         assert run["status"] == "finished" and run["logprob_mode"] == "raw"
         samples = store.samples(run_id)
         assert [s["sample_idx"] for s in samples] == [0, 1, 2]
-        # llama.cpp answers one choice whatever n says: the backend asked again for the rest
-        assert [body["n"] for _, body, _ in responses] == [3, 2, 1]
+        # llama-cpp-python gives chat logprobs only with top_logprobs >= 1 and one choice
+        # whatever n says: the backend asked again with top_logprobs, then for the rest
+        assert [(body["n"], body.get("top_logprobs")) for _, body, _ in responses] == [
+            (3, None), (3, 1), (2, 1), (1, 1)]
+        responses = [r for r in responses if r[1].get("top_logprobs")]
         by_text = {}
         for _, _, data in responses:
             (choice,) = data["choices"]
