@@ -66,7 +66,7 @@ def add_run(store: Store, tasks: list[Task], k: int, rng: random.Random, name: s
     for task in tasks:
         for idx in range(k):
             body = rng.choice(BODIES).format(s=task.problem_id)
-            code = candidate(body)
+            code = candidate(body) + f"# sample {idx}\n"  # distinct code, as real samples nearly always are
             n_tokens = rng.randint(150, 900)
             mean = rng.uniform(0.1, 1.2)
             logprobs = [-rng.expovariate(1 / mean) for _ in range(n_tokens)]

@@ -23,6 +23,7 @@ REFRESH_S = 1.0
 
 class CandidatesScreen(SgsScreen):
     BINDINGS = [
+        Binding("q", "app.quit", "Quit", id="quit", show=False, tooltip="Quit; runs go on in the background"),
         Binding("enter", "open", "Open", id="cands.open", tooltip="Source, raw reply and evaluation of the sample"),
         Binding("o", "sort", "Sort", id="cands.sort", tooltip="Sort by surprisal, nll/token, speedup or index"),
         Binding("v", "reverse", "Reverse", id="cands.reverse", tooltip="Reverse the sort order", show=False),
@@ -159,7 +160,7 @@ class CandidatesScreen(SgsScreen):
             line2 = (f" ! {len(s.flagged_picks)} of {n_picks} picks held for review ({names}) · "
                      f"without them: " + ", ".join(without))
         elif n_picks:
-            line2 = f" {n_picks} picks, none held for review (! marks speedups over 10×, reference-equivalent or not robust)"
+            line2 = f" none of the {n_picks} picks is held for review (!: over 10×, reference-equivalent, not robust)"
         else:
             line2 = ""
         self.query_one("#summary", Static).update(line1 + ("\n" + line2 if line2 else ""))

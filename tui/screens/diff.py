@@ -64,6 +64,7 @@ def open_pick_diff(screen, run_id: int, task_id: str, rank_by: str) -> None:
 
 class DiffScreen(SgsScreen):
     BINDINGS = [
+        Binding("q", "app.quit", "Quit", id="quit", show=False, tooltip="Quit; runs go on in the background"),
         Binding("n", "hunk(1)", "Next change", id="diff.next", tooltip="Scroll to the next changed block"),
         Binding("p", "hunk(-1)", "Prev change", id="diff.prev", tooltip="Scroll to the previous changed block"),
         Binding("s,left,right", "swap", "Swap", id="diff.swap", tooltip="Swap the two sides"),

@@ -132,7 +132,7 @@ class LiveScreen(SgsScreen):
         sampled = sum(p["n_samples"] for p in self.progress)
         evaluated = sum(p["n_evaluated"] or 0 for p in self.progress)
         correct = sum(p["n_correct"] or 0 for p in self.progress)
-        width = max(self.app.size.width - 56, 10)
+        width = min(max(self.app.size.width - 56, 10), 48)
         line1 = (f" Run {fmt.bar(evaluated, expected, width)} {sampled}/{expected} sampled · "
                  f"{evaluated} evaluated · {correct} correct")
         tp = update.throughput

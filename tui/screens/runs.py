@@ -18,6 +18,7 @@ REFRESH_S = 1.0
 
 class RunsScreen(SgsScreen):
     BINDINGS = [
+        Binding("escape", "back", "Back", id="back", show=False),  # the first screen: nothing to go back to
         Binding("enter", "open", "Open", id="runs.open", tooltip="Follow or browse the highlighted run"),
         Binding("n", "new_run", "New run", id="runs.new", tooltip="Choose tasks and a model, start a run"),
         Binding("s", "stats", "Stats", id="runs.stats", tooltip="Strategy table and best-of-K curve"),

@@ -19,6 +19,7 @@ from .base import SgsScreen
 
 class SampleScreen(SgsScreen):
     BINDINGS = [
+        Binding("q", "app.quit", "Quit", id="quit", show=False, tooltip="Quit; runs go on in the background"),
         Binding("1", "tab('code')", "Code", id="sample.code", tooltip="The extracted source"),
         Binding("2", "tab('reply')", "Reply", id="sample.reply", tooltip="The model's raw reply"),
         Binding("3", "tab('evaluation')", "Evaluation", id="sample.eval", tooltip="Outcome, timings, error text"),

@@ -35,6 +35,7 @@ def compute_stats(data, run_id: int, rank_by: str | None = None) -> dict:
 
 class StatsScreen(SgsScreen):
     BINDINGS = [
+        Binding("q", "app.quit", "Quit", id="quit", show=False, tooltip="Quit; runs go on in the background"),
         Binding("m", "rank_key", "Rank by", id="stats.rank", tooltip="Rank by surprisal or mean NLL per token"),
         Binding("g", "reload", "Reload", id="stats.reload", tooltip="Recompute from the database"),
     ]
