@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import email.utils
+import gc
 import itertools
 import json
 import os
@@ -98,6 +99,25 @@ class _Request:
 
     first: int
     n: int
+
+
+def _loads(raw: bytes):
+    """json.loads with the cyclic garbage collector paused.
+
+    A completion with per-token logprobs decodes into thousands of small
+    dicts; each few hundred allocations wake the collector, which re-scans
+    the growing tree (about a quarter of a client's CPU time at 1024 tokens x 8
+    samples). A decoded JSON tree holds no reference cycles, so nothing is
+    lost by collecting after it is built. A collector someone else turned off
+    stays off.
+    """
+    if not gc.isenabled():
+        return json.loads(raw)
+    gc.disable()
+    try:
+        return json.loads(raw)
+    finally:
+        gc.enable()
 
 
 def _one_line(text: str, limit: int = 200) -> str:
@@ -335,7 +355,7 @@ class OpenAIBackend:
                     if resp.status_code >= 400:
                         raise await self._client_error(resp, url)
                     try:
-                        data = resp.json()
+                        data = _loads(resp.content)
                     except ValueError:
                         raise _Retryable("the response was not valid JSON") from None
                     return data, time.perf_counter() - started, attempt

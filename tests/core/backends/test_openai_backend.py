@@ -286,3 +286,22 @@ def test_closed_backend_refuses_work():
     b.close()
     with pytest.raises(BackendError, match="closed"):
         list(b.generate(PROMPT, 1, PARAMS))
+
+
+def test_decoding_leaves_the_garbage_collector_as_it_found_it():
+    import gc
+
+    from sgs.core.backends.openai import _loads
+
+    assert gc.isenabled()
+    assert _loads(b'{"a": [1, {"b": 2}]}') == {"a": [1, {"b": 2}]}
+    assert gc.isenabled()
+    with pytest.raises(ValueError):
+        _loads(b'{"cut off')
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        _loads(b"[]")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
