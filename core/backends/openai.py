@@ -12,8 +12,9 @@ llama.cpp return the raw log-softmax of the model's logits by default
 `logprob_mode="processed"` so its surprisals are never pooled with raw ones.
 
 The API key is read from the environment variable *named* by `api_key_env`
-and lives only in the HTTP client's headers: it is not an attribute, never
-part of a repr or an error message, and never stored with a run.
+(only the name is stored with a run). It is kept wrapped, so no repr, vars()
+or traceback shows it, unwrapped only into the HTTP client's headers, and
+scrubbed from any server message an error repeats.
 """
 from __future__ import annotations
 

@@ -305,3 +305,14 @@ def test_decoding_leaves_the_garbage_collector_as_it_found_it():
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_retry_after_as_seconds_or_http_date():
+    import email.utils
+
+    from sgs.core.backends.openai import _retry_after_s
+
+    assert _retry_after_s("2.5") == 2.5 and _retry_after_s(None) is None and _retry_after_s("soon") is None
+    in_ten = email.utils.formatdate(time.time() + 10, usegmt=True)
+    assert 8 <= _retry_after_s(in_ten) <= 10
+    assert _retry_after_s(email.utils.formatdate(time.time() - 60, usegmt=True)) == 0.0
