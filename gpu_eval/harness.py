@@ -23,7 +23,8 @@ import torch
 
 from . import protocol, sandbox
 
-# Bound before any candidate code is imported.
+# Bound before any candidate code is imported. Not watched: functions torch
+# itself rewraps at run time (torch._dynamo wraps torch.manual_seed on import).
 _perf_ns = time.perf_counter_ns
 _Tensor = torch.Tensor
 _Parameter = torch.nn.Parameter
@@ -46,7 +47,6 @@ _WATCHED = {
     "torch.cuda.Stream.synchronize": (torch.cuda.Stream, "synchronize", torch.cuda.Stream.synchronize),
     "torch.allclose": (torch, "allclose", torch.allclose),
     "torch.equal": (torch, "equal", torch.equal),
-    "torch.manual_seed": (torch, "manual_seed", torch.manual_seed),
     "torch.Tensor.cpu": (torch.Tensor, "cpu", torch.Tensor.cpu),
     "torch.Tensor.clone": (torch.Tensor, "clone", torch.Tensor.clone),
     "torch.Tensor.contiguous": (torch.Tensor, "contiguous", torch.Tensor.contiguous),
@@ -54,8 +54,6 @@ _WATCHED = {
     "torch.Tensor.view": (torch.Tensor, "view", torch.Tensor.view),
     "torch.Tensor.__eq__": (torch.Tensor, "__eq__", torch.Tensor.__eq__),
     "torch.nn.Module.__call__": (torch.nn.Module, "__call__", torch.nn.Module.__call__),
-    "torch.randn": (torch, "randn", torch.randn),
-    "torch.rand": (torch, "rand", torch.rand),
 }
 
 # CUDA errors that leave the context unusable: the sample counts as crashed.

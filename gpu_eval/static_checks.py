@@ -10,7 +10,7 @@ import re
 
 # Attributes whose replacement defeats the measurement itself: rejected.
 _TIMING_ATTRS = {"synchronize", "perf_counter", "perf_counter_ns", "time", "monotonic", "Event",
-                 "elapsed_time", "record", "manual_seed", "allclose", "equal", "__call__"}
+                 "elapsed_time", "record", "allclose", "equal", "__call__"}
 _INTROSPECTION = {"gc", "inspect", "ctypes", "cffi", "builtins", "importlib"}
 _PROCESS = {"subprocess", "multiprocessing", "threading", "socket", "http", "urllib", "requests",
             "httpx", "asyncio", "signal", "pty", "shutil"}

@@ -79,8 +79,8 @@ class ModelNew(nn.Module):
 NEVER_LAUNCHED = CUDA_RELU.replace("return mod.relu_fwd(x)", "return torch.relu(x)").replace(
     "relu_fwd_ext", "relu_unused_ext")
 
-ILLEGAL_ACCESS = CUDA_RELU.replace("y[i] = x[i] > 0.f ? x[i] : 0.f;",
-                                   "float* bad = nullptr; bad[i * 1000003] = x[i];").replace(
+ILLEGAL_ACCESS = CUDA_RELU.replace("if (i < n) y[i] = x[i] > 0.f ? x[i] : 0.f;",
+                                   "if (i < n) y[i + (1L << 40)] = x[i];").replace(
     "relu_fwd_ext", "relu_bad_ext")
 
 NVCC_ERROR = CUDA_RELU.replace("long n = x.numel();", "long n = x.numel() +;").replace(
