@@ -38,14 +38,22 @@ def _strings(tree: ast.AST) -> list[str]:
     return [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
 
 
-def _forward_dump(tree: ast.AST, cls_name: str) -> str | None:
+def _class_dump(tree: ast.AST, cls_name: str) -> str | None:
+    """The class's methods, docstrings left out, as a comparable string."""
     for node in ast.walk(tree):
         if isinstance(node, ast.ClassDef) and node.name == cls_name:
+            body = []
             for item in node.body:
-                if isinstance(item, ast.FunctionDef) and item.name == "forward":
-                    body = [s for s in item.body
-                            if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
-                    return ast.dump(ast.Module(body=body, type_ignores=[]), annotate_fields=False)
+                if isinstance(item, ast.Expr) and isinstance(item.value, ast.Constant):
+                    continue
+                if isinstance(item, ast.FunctionDef):
+                    item = ast.FunctionDef(item.name, item.args, [
+                        s for s in item.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))
+                    ] or [ast.Pass()], [], None, None)
+                body.append(item)
+            # super(Model, self) and super(ModelNew, self) are the same call.
+            return ast.dump(ast.Module(body=body, type_ignores=[]), annotate_fields=False).replace(
+                f"Name('{cls_name}'", "Name('<cls>'")
     return None
 
 
@@ -145,11 +153,13 @@ def check(candidate_src: str, kind: str, reference_src: str | None = None) -> di
         flags.add("static:no_custom_kernel")
     if not any(isinstance(n, ast.ClassDef) and n.name == "ModelNew" for n in ast.walk(tree)):
         flags.add("static:no_ModelNew_class")
-    if reference_src:
+    if reference_src and not result["kernels"]:
+        # The same class as the reference's Model, method for method, and no
+        # kernel of its own: the candidate is the reference.
         try:
-            ref_fwd = _forward_dump(ast.parse(reference_src), "Model")
-            cand_fwd = _forward_dump(tree, "ModelNew")
-            if ref_fwd is not None and ref_fwd == cand_fwd:
+            ref_cls = _class_dump(ast.parse(reference_src), "Model")
+            cand_cls = _class_dump(tree, "ModelNew")
+            if ref_cls is not None and ref_cls == cand_cls:
                 flags.add("reference_equivalent")
         except SyntaxError:
             pass

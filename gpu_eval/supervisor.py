@@ -8,6 +8,7 @@ shared hold of the device lock, timings under an exclusive one.
 """
 from __future__ import annotations
 
+import collections
 import contextlib
 import hashlib
 import json
@@ -89,6 +90,10 @@ class Runner:
         self._ref_locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
         self.own_pids: set[int] = set()
+        # Every child ever started: a child that just exited can still be listed
+        # by NVML while its context is torn down, and must not count as another
+        # user of the GPU.
+        self.spawned_pids: collections.deque = collections.deque(maxlen=4096)
         self._gpu_load: dict[int, int] = {}
         self.versions = environment.torch_versions()
         self.exec_children = False
@@ -149,6 +154,7 @@ class Runner:
         pid, sock = self.server().spawn(log, exec_child)
         with self._lock:
             self.own_pids.add(pid)
+            self.spawned_pids.append(pid)
         return pid, sock, log
 
     def _reap(self, pid: int, sock) -> None:
@@ -263,7 +269,7 @@ class Runner:
             return False
         if device.startswith("cuda"):
             with self._lock:
-                own = set(self.own_pids) | {os.getpid()}
+                own = set(self.own_pids) | set(self.spawned_pids) | {os.getpid()}
             return bool((set(before) | set(after)) - own)
         # CPU: busy time of everything but the timing child and this process,
         # averaged over the timing; more than half a core means other work ran.

@@ -49,3 +49,17 @@ def test_triton_jit_functions_count_as_kernels():
     src = ("import triton\nimport triton.language as tl\n@triton.jit\ndef add_kernel(x):\n    pass\n"
            "class ModelNew:\n    pass\n")
     assert check(src, "triton")["kernels"] == ["add_kernel"]
+
+
+def test_reference_equivalence_needs_the_whole_class_and_no_kernel():
+    ref = ("import torch\nclass Model(torch.nn.Module):\n    def __init__(self):\n"
+           "        super(Model, self).__init__()\n        self.a = torch.nn.ReLU()\n"
+           "    def forward(self, x):\n        return self.a(x)\n")
+    same = ref.replace("Model", "ModelNew")
+    assert "reference_equivalent" in check(same, "torch", ref)["flags"]
+    # Same forward, but a submodule of its own: not the reference.
+    other = same.replace("torch.nn.ReLU()", "MyRelu()")
+    assert "reference_equivalent" not in check(other, "torch", ref)["flags"]
+    # Same class, plus a custom kernel it may use elsewhere: left to the profiler.
+    with_kernel = same + 'src = "__global__ void k(float* x) {}"\n'
+    assert "reference_equivalent" not in check(with_kernel, "cuda", ref)["flags"]
