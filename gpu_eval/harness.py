@@ -150,6 +150,7 @@ class Child:
         self.input_spec = None
         self.input_bytes = 0
         self.output_bytes = 0
+        self.input_scale = 1.0          # largest factor the last input set was rescaled by
         self.timing_seeds = cfg["seeds"]["timing"]
 
     # --- messaging -------------------------------------------------------
@@ -252,6 +253,7 @@ class Child:
         out = []
         gen = torch.Generator(device=self.device)
         gen.manual_seed(seed ^ 0x5A5A)
+        self.input_scale = 1.0
         for x in inputs:
             if isinstance(x, _Tensor):
                 x = x.to(self.device)
@@ -260,7 +262,9 @@ class Child:
                         sign = torch.randint(0, 2, x.shape, generator=gen, device=self.device) * 2 - 1
                         x = x * sign.to(x.dtype)
                     elif transform == "rescaled":
-                        x = x * (10.0 if x.dtype in (torch.float16, torch.bfloat16) else 100.0)
+                        factor = 10.0 if x.dtype in (torch.float16, torch.bfloat16) else 100.0
+                        x = x * factor
+                        self.input_scale = max(self.input_scale, factor)
             out.append(x)
         return out
 
@@ -289,7 +293,8 @@ class Child:
         parts = [_raw(t) for t in tensors]
         self.output_bytes = max(self.output_bytes, sum(m["nbytes"] for m in meta))
         self.send({"type": "outputs", "tag": tag, "index": index, "tensors": meta,
-                   "inputs_before": before, "inputs_after": after, "patched": patched_names()}, parts)
+                   "inputs_before": before, "inputs_after": after, "patched": patched_names(),
+                   "input_scale": self.input_scale}, parts)
         reply = self.wait()
         if reply.get("type") != "ok":
             raise Stop()

@@ -60,12 +60,14 @@ def tolerance(ref_dtype: str, atol, rtol) -> tuple[float, float]:
     return (da if atol is None else float(atol)), (dr if rtol is None else float(rtol))
 
 
-def compare(cand: list, ref: list, atol, rtol) -> tuple[bool, float, str | None]:
-    """(passed, max_abs_diff, reason). NaN and Inf never pass."""
+def compare(cand: list, ref: list, atol, rtol, atol_scale: float = 1.0) -> tuple[bool, float, str | None]:
+    """(passed, max_abs_diff, reason). NaN and Inf never pass. `atol_scale`
+    multiplies the absolute tolerance (inputs rescaled by that factor)."""
     import torch
     worst = 0.0
     for i, (c, r) in enumerate(zip(cand, ref)):
         a, rt = tolerance(str(r.dtype).replace("torch.", ""), atol, rtol)
+        a *= atol_scale
         if not (r.is_floating_point() or r.is_complex()):
             if not torch.equal(c, r):
                 diff = (c.to(torch.float64) - r.to(torch.float64)).abs().max().item() if c.numel() else 0.0
