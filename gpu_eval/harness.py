@@ -152,6 +152,7 @@ class Child:
         self.output_bytes = 0
         self.input_scale = 1.0          # largest factor the last input set was rescaled by
         self.timing_seeds = cfg["seeds"]["timing"]
+        self.check_threads = int(cfg.get("check_threads") or cfg["num_threads"])
 
     # --- messaging -------------------------------------------------------
     def send(self, header: dict, parts=()) -> None:
@@ -174,7 +175,7 @@ class Child:
         os.chdir(tmp)
         env = {"HOME": tmp, "TMPDIR": tmp, "TORCH_EXTENSIONS_DIR": cfg["ext_dir"],
                "TRITON_CACHE_DIR": os.path.join(cfg["ext_dir"], "triton"), "TRITON_HOME": tmp,
-               "MAX_JOBS": str(cfg.get("max_jobs", 4)), "OMP_NUM_THREADS": str(cfg["num_threads"])}
+               "MAX_JOBS": str(cfg.get("max_jobs", 4)), "OMP_NUM_THREADS": str(self.check_threads)}
         if cfg.get("arch"):
             env["TORCH_CUDA_ARCH_LIST"] = cfg["arch"]
         os.environ.update(env)
@@ -190,7 +191,8 @@ class Child:
                     os.sched_setaffinity(0, others)
             except OSError:
                 self.reserved = set()
-        torch.set_num_threads(cfg["num_threads"])
+        # Checks share the cores with other checks; timing takes its pinned count.
+        torch.set_num_threads(self.check_threads)
         tf32 = bool(cfg.get("tf32", False))
         torch.backends.cuda.matmul.allow_tf32 = tf32
         torch.backends.cudnn.allow_tf32 = tf32
@@ -371,6 +373,7 @@ class Child:
                 os.sched_setaffinity(0, self.reserved)
             except OSError:
                 pass
+        torch.set_num_threads(self.cfg["num_threads"])
         sets = [self.make_inputs(s) for s in self.timing_seeds]
         req = self.req
         min_n, warmup, budget = req["timing_trials"], req["warmup"], float(req["timing_budget_s"])

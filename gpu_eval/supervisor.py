@@ -80,13 +80,15 @@ class Runner:
     """State shared by the evaluations of one Evaluator (or one evaluate call)."""
 
     def __init__(self, reference_cache=None, server: ForkServer | None = None,
-                 build_cache: str | None = None, max_jobs: int | None = None):
+                 build_cache: str | None = None, max_jobs: int | None = None,
+                 concurrent_checks: int = 1):
         self.reference_cache = reference_cache
         self._server = server
         self.root = tempfile.mkdtemp(prefix="sgs-eval-")
         self.build_cache = build_cache or os.environ.get("SGS_BUILD_CACHE") or os.path.join(
             os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "sgs", "builds")
         self.max_jobs = max_jobs or max(1, min(8, os.cpu_count() or 1))
+        self.concurrent_checks = max(1, int(concurrent_checks))
         self._refs: dict[str, ReferenceData] = {}
         self._ref_locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
@@ -177,10 +179,21 @@ class Runner:
         return {"role": role, "request": req, "device": device, "tmpdir": tmpdir, "ext_dir": ext_dir,
                 "layers": self.layers(device) if role != "probe" else None,
                 "writable": writable, "seeds": seeds, "num_threads": num_threads,
+                "check_threads": self.check_threads(num_threads),
                 "init_seed": derive_seed(req["seed"], "init"), "arch": arch,
                 "l2_bytes": info.get("l2_bytes") or 0, "tf32": bool(req.get("tf32")),
                 "max_jobs": self.max_jobs, "poison_sizes": list(poison_sizes),
                 "time": bool(req.get("time", True)), "reserved_cpus": self._reserved_cpus(device)}
+
+    def check_threads(self, num_threads: int) -> int:
+        """Torch threads of a child outside its timing: the cores shared out
+        among the checks that may run at once. More would oversubscribe the
+        cores, and OpenMP threads spin-waiting for a core slow every check."""
+        try:
+            cores = len(os.sched_getaffinity(0))
+        except AttributeError:
+            cores = os.cpu_count() or 1
+        return max(1, min(num_threads, cores // self.concurrent_checks))
 
     @staticmethod
     def _reserved_cpus(device: str) -> list[int]:
