@@ -172,7 +172,11 @@ def part_baseline(kernels: list[dict], deadline: float) -> dict:
 
 
 def part_fidelity(kernels: list[dict], ours: dict | None, n_kernels: int, reps: int, workers: int,
-                  build: str | None) -> dict:
+                  build: str | None, budget_s: float = 1800.0) -> dict:
+    """Stops waiting at the budget; a kernel's CV comes from the repetitions
+    finished by then."""
+    import concurrent.futures as cf
+
     from sgs.gpu_eval import Evaluator
     picked = []
     by_id = {k["id"]: k for k in kernels}
@@ -183,17 +187,24 @@ def part_fidelity(kernels: list[dict], ours: dict | None, n_kernels: int, reps: 
         step = max(1, len(ok) // max(1, n_kernels))
         picked = [by_id[r["id"]] for r in ok[::step][:n_kernels]]
     build = build or tempfile.mkdtemp(prefix="sgs-bench-fid-")
+    deadline = time.monotonic() + budget_s
     out = []
-    with Evaluator(max_workers=workers, build_cache=build) as ev:      # no reference cache: re-timed each time
+    ev = Evaluator(max_workers=workers, build_cache=build)      # no reference cache: re-timed each time
+    try:
         for k in picked:
+            if time.monotonic() >= deadline:
+                break
             futs = [ev.submit(request(k, seed=100 + i, timing_trials=20)) for i in range(reps)]
-            rs = [f.result(timeout=1800) for f in futs]
+            cf.wait(futs, timeout=max(0.0, deadline - time.monotonic()))
+            rs = [f.result() for f in futs if f.done() and not f.exception()]
             sp = [r["speedup"] for r in rs if r.get("outcome") == "correct" and r.get("speedup")]
             cms = [r["candidate_ms"]["median"] for r in rs if r.get("candidate_ms")]
             out.append({"id": k["id"], "speedups": sp, "candidate_ms": statistics.median(cms) if cms else None,
                         "cv": (statistics.stdev(sp) / statistics.fmean(sp)) if len(sp) > 1 else None,
                         "flags": sorted({f for r in rs for f in r.get("flags", [])})})
-    return {"kernels": out}
+    finally:
+        ev.close(wait=False)
+    return {"kernels": out, "picked": [k["id"] for k in picked]}
 
 
 def spearman(xs: list[float], ys: list[float]) -> float | None:
@@ -217,6 +228,13 @@ def table(res: dict) -> str:
                  if r.get("outcome") == "correct" and r.get("speedup") and r.get("published_speedup")]
         rho = spearman([a for a, _ in pairs], [b for _, b in pairs])
         rows.append(("Spearman vs published speedup", f"{rho:.2f} (n={len(pairs)})" if rho is not None else "n/a", ""))
+        timed = [r for r in rs if r.get("candidate_ms")]
+        counts: dict = {}
+        for r in timed:
+            for f in r.get("flags", []):
+                counts[f] = counts.get(f, 0) + 1
+        rows.append(("flags on timed kernels (ours)",
+                     ", ".join(f"{f} {c}/{len(timed)}" for f, c in sorted(counts.items())) or f"none (of {len(timed)})", ""))
         rows.append(("throughput, ours", f"{ours['per_min']:.1f} kernels/min ({ours['n']}/{ours.get('planned', ours['n'])} kernels, "
                      f"{ours['wall_s']:.0f} s, {ours['workers']} workers, cold cache)", ""))
     if base:
@@ -224,6 +242,9 @@ def table(res: dict) -> str:
                      f"kernels, {base['wall_s']:.0f} s, one process)", ""))
     if ours and base:
         rows.append(("per-kernel throughput ratio", f"{ours['per_min'] / base['per_min']:.1f}x", ">= 8x"))
+    if fid and not fid["kernels"]:
+        rows.append(("fidelity", "no kernel measured (picked: " + (", ".join(fid.get("picked") or []) or "none") + ")",
+                     "< 3%"))
     if fid:
         for k in fid["kernels"]:
             cv = f"{100 * k['cv']:.2f}%" if k["cv"] is not None else "n/a"
@@ -246,6 +267,7 @@ def main() -> int:
     p.add_argument("--seed", type=int, default=0, help="kernel sample seed")
     p.add_argument("--budget-s", type=float, default=560, help="the baseline stops at this many seconds")
     p.add_argument("--ours-budget-s", type=float, default=1800, help="stop waiting for our evaluations then")
+    p.add_argument("--fidelity-budget-s", type=float, default=1800, help="stop waiting for the fidelity runs then")
     p.add_argument("--baseline-from", type=int, default=0, help="first kernel of the baseline (others merged)")
     p.add_argument("--merge", action="append", default=[], help="earlier JSON output to include in the table")
     p.add_argument("--out", default=os.environ.get("OUT") or ".")
@@ -273,7 +295,7 @@ def main() -> int:
                 print(f"  disagreement {r['id']}: {r.get('outcome')}: {(r.get('error') or '')[:300]!r}")
     if "fidelity" in parts:
         res["fidelity"] = part_fidelity(kernels, res.get("ours"), args.fidelity, args.reps, args.workers,
-                                        (res.get("ours") or {}).get("build"))
+                                        (res.get("ours") or {}).get("build"), args.fidelity_budget_s)
         save("fidelity")
         print("fidelity done", flush=True)
     if "baseline" in parts:
@@ -289,9 +311,13 @@ def main() -> int:
         res["baseline"] = new
         save("baseline")
         print(f"baseline: {res['baseline']['n']} kernels in {res['baseline']['wall_s']:.0f} s", flush=True)
-    print(table(res))
+    print(table(res), flush=True)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    sys.stdout.flush()
+    # Evaluations left running at a budget would otherwise hold the exit
+    # (the pool's threads are joined at interpreter exit).
+    os._exit(code)
