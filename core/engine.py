@@ -102,7 +102,7 @@ def _nvidia_driver() -> str | None:
         return None
 
 
-def provenance(config: RunConfig, tasks: list[Task], logprob_mode: str | None) -> dict:
+def provenance(config: RunConfig, tasks: list[Task], logprob_mode: str | None, backend=None) -> dict:
     from .prompts import TEMPLATE_VERSION
 
     return {
@@ -114,15 +114,18 @@ def provenance(config: RunConfig, tasks: list[Task], logprob_mode: str | None) -
         "seed": config.seed,
         "eval": asdict(config.eval),
         "versions": versions(),
+        "model_dtype": getattr(backend, "dtype", None),
     }
 
 
 def create_run(store: Store, config: RunConfig, tasks: list[Task], *, logprob_mode: str | None = None,
-               kind: str = "search") -> int:
+               kind: str = "search", backend=None) -> int:
+    if backend is not None:
+        logprob_mode = logprob_mode or backend.logprob_mode
     return store.create_run(
         name=config.name, kind=kind, backend=config.backend, model=config.model, k=config.k,
         prompt_style=config.prompt_style, rank_by=config.rank_by, logprob_mode=logprob_mode,
-        config=config.to_dict(), provenance=provenance(config, tasks, logprob_mode), tasks=tasks,
+        config=config.to_dict(), provenance=provenance(config, tasks, logprob_mode, backend), tasks=tasks,
     )
 
 
@@ -224,8 +227,10 @@ class Engine:
             "mode": opts.mode,
             "atol": opts.atol,
             "rtol": opts.rtol,
-            # per-run seeds: a candidate cannot know the inputs it will be checked on
-            "seed": sample_seed(self.config.seed, task.id, sample["sample_idx"]),
+            # Per-run seeds: a candidate cannot know the inputs it will be checked
+            # on. One seed per task lets the evaluator reuse the reference's
+            # outputs across the task's samples instead of recomputing them.
+            "seed": sample_seed(self.config.seed, f"eval:{task.id}", 0),
             "timeout_s": opts.timeout_s,
             "compile_timeout_s": opts.compile_timeout_s,
         }
@@ -411,8 +416,7 @@ def _install_sigterm():
 def run_search(store: Store, config: RunConfig, tasks: list[Task], *, backend: Backend | None = None,
                sinks: Iterable[ev.EventSink] = (), evaluator=None) -> int:
     """Create a run and drive it to the end; returns the run id."""
-    logprob_mode = backend.logprob_mode if backend is not None else None
-    run_id = create_run(store, config, tasks, logprob_mode=logprob_mode)
+    run_id = create_run(store, config, tasks, backend=backend)
     Engine(store, run_id, backend=backend, sinks=sinks, evaluator=evaluator).run_to_end()
     return run_id
 

@@ -64,6 +64,29 @@ def resolve_model(model: str) -> tuple[str, str | None]:
     return model, None
 
 
+def cpu_has_native_bf16() -> bool:
+    """True on CPUs with AMX or AVX-512 bf16 units, where bf16 inference is several times faster."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def pick_dtype(device: str, dtype: str = "auto"):
+    """bf16 on GPUs and on CPUs with native bf16 units, else fp32 (logprobs are fp32 either way)."""
+    import torch
+
+    if dtype != "auto":
+        try:
+            return getattr(torch, {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}.get(dtype, dtype))
+        except AttributeError:
+            raise BackendError(f"unknown dtype {dtype!r}; use auto, bf16, fp16 or fp32") from None
+    if device.startswith("cuda") or cpu_has_native_bf16():
+        return torch.bfloat16
+    return torch.float32
+
+
 def load_model(model: str, device: str, dtype=None):
     """Load tokenizer and model; a GGUF is de-quantised once and cached as safetensors."""
     import torch
@@ -119,12 +142,14 @@ class HFBackend:
     logprob_mode = "raw"
 
     def __init__(self, model: str = "embedded", device: str | None = None, adapter: str | None = None,
-                 **_: object):
+                 dtype: str = "auto", **_: object):
         import torch
 
         self.model = model
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self.tokenizer, self.lm = load_model(model, self.device)
+        torch_dtype = pick_dtype(self.device, dtype)
+        self.dtype = str(torch_dtype).replace("torch.", "")
+        self.tokenizer, self.lm = load_model(model, self.device, torch_dtype)
         self.adapter = adapter
         if adapter:
             from peft import PeftModel

@@ -17,9 +17,9 @@ from .printer import Printer, print_strategy_table
 def add_parser(sub) -> None:
     p = sub.add_parser("demo", help="run the offline demo: a model run and a pool run on the built-in tasks")
     p.add_argument("--k", type=int, default=8, help="samples per task in the model run (default 8)")
-    p.add_argument("--max-tokens", type=int, default=192, help="tokens per sample in the model run")
+    p.add_argument("--max-tokens", type=int, default=96, help="tokens per sample in the model run (default 96)")
     p.add_argument("--tasks", default="builtin/*", help="task ids or a glob (default builtin/*)")
-    p.add_argument("--timeout", type=float, default=10.0, help="seconds a candidate may run (default 10)")
+    p.add_argument("--timeout", type=float, default=5.0, help="seconds a candidate may run (default 5)")
     p.add_argument("--skip-model-run", action="store_true", help="only the pool run")
     add_db(p)
     p.set_defaults(func=run)
@@ -51,7 +51,7 @@ def run(args) -> int:
                            backend_options={"device": "cpu"}, prompt_style="body",
                            sampling=SamplingParams(temperature=1.0, max_tokens=args.max_tokens),
                            eval=eval_options, name="demo: embedded model")
-        model_run = create_run(store, config, tasks, logprob_mode=backend.logprob_mode)
+        model_run = create_run(store, config, tasks, backend=backend)
         engine = Engine(store, model_run, backend=backend)
         engine.sinks.append(Printer(store, model_run, quiet=True))
         engine.run_to_end()

@@ -40,6 +40,7 @@ def add_parser(sub) -> None:
     p.add_argument("--api-key-env", default=None, help="openai/tinker: NAME of the env var holding the key")
     p.add_argument("--endpoint", default=None, choices=["chat", "completions"], help="openai endpoint")
     p.add_argument("--adapter", default=None, help="hf: a peft LoRA adapter folder")
+    p.add_argument("--dtype", default=None, help="hf: auto (bf16 on GPUs and bf16-capable CPUs), bf16, fp32")
     p.add_argument("--resume", type=int, metavar="RUN_ID", help="continue an interrupted run")
     p.add_argument("--detach", action="store_true",
                    help="keep running after the terminal closes (log to a file); follow with sgs show or sgs tui")
@@ -50,7 +51,7 @@ def add_parser(sub) -> None:
 
 def _backend_options(args) -> dict:
     options = {}
-    for key in ("base_url", "api_key_env", "endpoint", "adapter"):
+    for key in ("base_url", "api_key_env", "endpoint", "adapter", "dtype"):
         value = getattr(args, key)
         if value is not None:
             options[key] = value
@@ -137,7 +138,7 @@ def run(args) -> int:
         config, tasks = build_config(args)
         if not args.detach:
             backend = make_backend(config.backend, config.model, **config.backend_options)
-        run_id = create_run(store, config, tasks, logprob_mode=backend.logprob_mode if backend else None)
+        run_id = create_run(store, config, tasks, backend=backend)
     if args.detach:
         pid = detach(Path(args.db), run_id)
         print(f"run {run_id} started in the background (pid {pid}); log: {log_path_for(Path(args.db), run_id)}")
