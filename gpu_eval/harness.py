@@ -373,7 +373,10 @@ class Child:
                 os.sched_setaffinity(0, self.reserved)
             except OSError:
                 pass
-        torch.set_num_threads(self.cfg["num_threads"])
+        if not self.is_cuda:
+            # CPU timing: the pinned count it is labelled with. A GPU timing
+            # keeps the checks' count (it sits on one reserved core).
+            torch.set_num_threads(self.cfg["num_threads"])
         sets = [self.make_inputs(s) for s in self.timing_seeds]
         req = self.req
         min_n, warmup, budget = req["timing_trials"], req["warmup"], float(req["timing_budget_s"])
