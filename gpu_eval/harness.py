@@ -62,6 +62,10 @@ _FATAL_CUDA = ("illegal memory access", "device-side assert", "misaligned addres
                "cudaErrorIllegalAddress", "CUBLAS_STATUS_EXECUTION_FAILED", "uncorrectable ECC")
 
 
+GPU_WARMUP_NS = 250_000_000
+GPU_WARMUP_MAX_CALLS = 20_000
+
+
 class Stop(Exception):
     """The parent asked the child to stop."""
 
@@ -388,8 +392,16 @@ class Child:
             l2 = int(self.cfg.get("l2_bytes") or 64 << 20)
             flush = torch.empty(max(2 * l2, 16 << 20) // 4, dtype=torch.int32, device=self.device)
             stream = torch.cuda.default_stream()
-            for w in range(warmup):
+            # Warm up for a minimum time as well as a count: a GPU that idled
+            # through compiles runs at a low clock, and a few calls of a short
+            # kernel end before it has ramped up.
+            t_warm, w = _perf_ns(), 0
+            while w < warmup or (_perf_ns() - t_warm < GPU_WARMUP_NS and w < GPU_WARMUP_MAX_CALLS):
                 self.run_once(sets[w % len(sets)])
+                w += 1
+                if w % 16 == 0:
+                    _cuda_sync()
+            _cuda_sync()
             starts = [_cuda_Event(enable_timing=True) for _ in range(2)]
             t_first = _perf_ns()
             i = 0
