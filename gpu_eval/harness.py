@@ -156,7 +156,6 @@ class Child:
         self.output_bytes = 0
         self.input_scale = 1.0          # largest factor the last input set was rescaled by
         self.timing_seeds = cfg["seeds"]["timing"]
-        self._granted = False           # holds the device (shared) from enter_device() on
         self.check_threads = int(cfg.get("check_threads") or cfg["num_threads"])
 
     # --- messaging -------------------------------------------------------
@@ -202,23 +201,9 @@ class Child:
         torch.backends.cuda.matmul.allow_tf32 = tf32
         torch.backends.cudnn.allow_tf32 = tf32
         torch.set_float32_matmul_precision("high" if tf32 else "highest")
-        if self.is_cuda and self.role == "probe":
-            torch.cuda.set_device(int(self.device.split(":")[1]))
-        self.send({"type": "hello", "pid": os.getpid(), "sandbox": report})
-
-    def enter_device(self) -> None:
-        """Take the device (a shared hold: checks only) before touching it at all.
-
-        Creating the CUDA context, building the model and drawing inputs all
-        run GPU work; done outside the hold they would overlap another
-        sample's timing and skew it.
-        """
-        if self._granted:
-            return
-        self.ask("correctness")
-        self._granted = True
         if self.is_cuda:
             torch.cuda.set_device(int(self.device.split(":")[1]))
+        self.send({"type": "hello", "pid": os.getpid(), "sandbox": report})
 
     def load(self) -> None:
         tmp = self.cfg["tmpdir"]
@@ -250,7 +235,6 @@ class Child:
             if cls is None:
                 raise Failure("compile_error", "candidate defines no class ModelNew")
             self.send({"type": "phase", "phase": "compiled", "patched": patched_names()})
-        self.enter_device()
         seed = self.cfg["init_seed"]
         try:
             with torch.device(self.device):
@@ -336,7 +320,7 @@ class Child:
 
     def correctness(self) -> None:
         seeds = self.cfg["seeds"]
-        self.enter_device()
+        self.ask("correctness")
         for i, s in enumerate(seeds["correct"]):
             self.trial("correct", i, s)
         for i, (s, how) in enumerate(seeds["robust"]):
