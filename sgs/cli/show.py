@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sgs.core.engine import effective_status
 from sgs.core.review import needs_review
-from sgs.core.selection import DEFAULT_ORDER, STRATEGIES, correct_groups
+from sgs.core.selection.picks import picks_by_sample
 from sgs.core.statistics import expert_tail
 from sgs.core.surprisal import rank_value
 
@@ -20,18 +20,6 @@ def add_parser(sub) -> None:
     add_json(p)
     add_db(p)
     p.set_defaults(func=run)
-
-
-def picks_of(cands, rank_by: str) -> dict[int, list[str]]:
-    """sample_idx -> names of the deterministic strategies that pick it."""
-    groups = correct_groups(cands)
-    picked: dict[int, list[str]] = {}
-    for name in DEFAULT_ORDER:
-        if name == "random":
-            continue
-        for group, _weight in STRATEGIES.get(name).pick(groups, rank_by):
-            picked.setdefault(group.representative.sample_idx, []).append(name)
-    return picked
 
 
 def ranked(cands, rank_by: str):
@@ -56,7 +44,7 @@ def run(args) -> int:
         out = {"run": {**{k: v for k, v in run_row.items() if k not in ("config",)}, "status": status},
                "strategies": strategy_rows(store, run_id, rank_by), "tasks": {}}
         for task_id, cands in by_task.items():
-            picks = picks_of(cands, rank_by)
+            picks = picks_by_sample(cands, rank_by)
             out["tasks"][task_id] = [
                 {"sample_idx": c.sample_idx, "sample_id": c.sample_id, "surprisal": c.surprisal,
                  "mean_nll": c.mean_nll, "n_tokens": c.n_tokens, "outcome": c.outcome, "speedup": c.speedup,
@@ -77,7 +65,7 @@ def run(args) -> int:
 
 def print_task(task_id: str, cands, rank_by: str, top: int = 10) -> None:
     """A task's candidates ranked by the rank key, with outcome, speedup and strategy picks."""
-    picks = picks_of(cands, rank_by)
+    picks = picks_by_sample(cands, rank_by)
     tail = expert_tail(cands, rank_by)
     n_correct = sum(c.correct for c in cands)
     print(f"{task_id}: {len(cands)} samples, {n_correct} correct (sorted by {rank_by}, * = expert tail, ! = review)")

@@ -61,14 +61,6 @@ def test_picks_flags_and_the_table_without_flagged():
     assert "oracle" in hidden[0].picked_by
 
 
-def test_picks_match_the_cli():
-    from sgs.cli.show import picks_of
-    from sgs.core.selection.picks import picks_by_sample
-
-    assert picks_by_sample(CANDS, "surprisal") == picks_of(CANDS, "surprisal")
-    assert picks_by_sample(CANDS, "mean_nll") == picks_of(CANDS, "mean_nll")
-
-
 def test_align_pads_changed_blocks_so_lines_stay_side_by_side():
     left = ["a", "b", "c", "d"]
     right = ["a", "B", "B2", "c", "e"]
