@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from .base import Group, Pick, by_rank_desc
+from .base import Group, Pick
 
 
 class MostConfident:
@@ -10,8 +10,6 @@ class MostConfident:
     def pick(self, groups: list[Group], rank_by: str) -> Pick:
         if not groups:
             return []
-        ordered = sorted(groups, key=lambda g: (g.rank(rank_by), g.representative.sample_idx))
+        ordered = sorted((g.lowest(rank_by) for g in groups), key=lambda g: (g.rank(rank_by), g.representative.sample_idx))
         return [(ordered[0], 1.0)]
 
-
-__all__ = ["MostConfident", "by_rank_desc"]

@@ -56,6 +56,15 @@ def test_duplicates_collapse_and_ties_go_to_lower_index():
     assert pick_idx("surprisal", cands) == 1            # equal surprisal: lower sample index wins
 
 
+def test_duplicate_code_is_picked_through_the_sample_that_ranks_it():
+    # the same code written twice, once surely (#0) and once unsurely (#1)
+    cands = [cand(0, 3.0, code="same", speedup=2.0), cand(1, 6.0, code="same", speedup=2.0),
+             cand(2, 5.0, code="other", speedup=0.5)]
+    assert pick_idx("surprisal", cands) == 1
+    assert pick_idx("most-confident", cands) == 0
+    assert pick_idx("oracle", cands) == 0
+
+
 def test_mean_nll_ranking_changes_the_pick():
     a = Candidate(1, 0, "t", "a", surprisal=100.0, mean_nll=0.1, n_tokens=1000, outcome="correct", speedup=1.1)
     b = Candidate(2, 1, "t", "b", surprisal=50.0, mean_nll=0.5, n_tokens=100, outcome="correct", speedup=2.0)
