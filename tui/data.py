@@ -55,7 +55,9 @@ class DataSource:
             row["effective_status"] = effective_status(row, now_ts)
             row["n_fast_tasks"] = fast.get(row["id"], 0)
             row["best_fast_1"] = row["n_fast_tasks"] / row["n_tasks"] if row["n_tasks"] else None
-            row["n_expected"] = (row["n_tasks"] or 0) * (row["k"] or 0)
+            # a replay run holds what was imported (tasks may have fewer than K)
+            row["n_expected"] = (row["n_samples"] if row.get("kind") == "replay"
+                                 else (row["n_tasks"] or 0) * (row["k"] or 0))
         return rows
 
     def run(self, run_id: int) -> dict:

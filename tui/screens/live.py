@@ -128,8 +128,8 @@ class LiveScreen(SgsScreen):
         self.query_one("#title", TitleBar).update(
             Text.assemble(title, "  ", (f"{STATUS_MARK.get(status, '?')} {status}", "bold")))
         n_tasks = len(self.progress) or 1
-        expected = n_tasks * (run["k"] or 0)
         sampled = sum(p["n_samples"] for p in self.progress)
+        expected = sampled if run.get("kind") == "replay" else n_tasks * (run["k"] or 0)
         evaluated = sum(p["n_evaluated"] or 0 for p in self.progress)
         correct = sum(p["n_correct"] or 0 for p in self.progress)
         width = min(max(self.app.size.width - 56, 10), 48)
