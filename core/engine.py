@@ -356,7 +356,7 @@ class Engine:
         self._heartbeat = threading.Thread(target=self._beat, name="sgs-heartbeat", daemon=True)
         self._heartbeat.start()
         status, error = "finished", None
-        previous_term = _install_sigterm()
+        self._previous_handlers = _install_sigterm()
         try:
             # evaluations cut off by an interruption come first
             leftovers = self.store.samples_to_evaluate(self.run_id)
@@ -391,6 +391,9 @@ class Engine:
 
     def _close(self, status: str, error: str | None) -> None:
         self._stop.set()
+        for sig, handler in (getattr(self, "_previous_handlers", None) or {}).items():
+            with contextlib.suppress(ValueError, OSError):
+                signal.signal(sig, handler)  # the caller's handler again once the run is over
         if self._own_evaluator and self._evaluator is not None:
             with contextlib.suppress(Exception):
                 self._evaluator.close()
