@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
 
 KINDS = ("torch", "cuda", "triton")
@@ -52,6 +53,8 @@ def normalize(request: dict) -> dict:
     r.setdefault("num_threads", None)
     r.setdefault("tf32", False)
     r.setdefault("time", True)              # False: correctness only
+    # load_inline builds try a lighter torch/extension.h first (harness.py)
+    r.setdefault("light_headers", os.environ.get("SGS_LIGHT_HEADERS", "1") not in ("0", "false", "no"))
     if r["correctness_trials"] < 1 or r["timing_trials"] < 1 or r["warmup"] < 0:
         raise RequestError("correctness_trials and timing_trials must be >= 1, warmup >= 0")
     return r

@@ -20,7 +20,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from . import environment, protocol, sandbox, static_checks, verdict
+from . import environment, protocol, quiet, sandbox, static_checks, verdict
 from .cache import reference_key
 from .forkserver import ForkServer, shared_server
 from .locks import device_lock
@@ -158,9 +158,11 @@ class Runner:
         with self._lock:
             self.own_pids.add(pid)
             self.spawned_pids.append(pid)
+        quiet.register(pid)
         return pid, sock, log
 
     def _reap(self, pid: int, sock) -> None:
+        quiet.unregister(pid)
         self.server().kill(pid)
         try:
             sock.close()
@@ -183,7 +185,8 @@ class Runner:
                 "init_seed": derive_seed(req["seed"], "init"), "arch": arch,
                 "l2_bytes": info.get("l2_bytes") or 0, "tf32": bool(req.get("tf32")),
                 "max_jobs": self.max_jobs, "poison_sizes": list(poison_sizes),
-                "time": bool(req.get("time", True)), "reserved_cpus": self._reserved_cpus(device)}
+                "time": bool(req.get("time", True)), "light_headers": bool(req.get("light_headers", True)),
+                "reserved_cpus": self._reserved_cpus(device)}
 
     def check_threads(self, num_threads: int) -> int:
         """Torch threads of a child outside its timing: the cores shared out
@@ -197,7 +200,8 @@ class Runner:
 
     @staticmethod
     def _reserved_cpus(device: str) -> list[int]:
-        """One core per GPU kept free of compiles for that GPU's timings."""
+        """One core per GPU (with its SMT siblings) kept free of compiles
+        for that GPU's timings."""
         if not device.startswith("cuda"):
             return []
         try:
@@ -206,7 +210,9 @@ class Runner:
             return []
         if len(cpus) < 4:
             return []
-        return [cpus[environment.cuda_index(device) % len(cpus)]]
+        cpu = cpus[(2 * environment.cuda_index(device)) % len(cpus)]
+        reserved = {cpu} | (_siblings(cpu) & set(cpus))
+        return sorted(reserved) if len(reserved) <= len(cpus) // 4 else [cpu]
 
     # --- sandbox layers ------------------------------------------------
     def layers(self, device: str) -> dict:
@@ -324,20 +330,21 @@ class Runner:
                            self._seeds(req, device), num_threads)
         os.makedirs(cfg["ext_dir"], exist_ok=True)
         pid, sock, log = self._spawn(tmpdir)
+        t_spawn = time.monotonic()
         hardware = environment.hardware_label(device, num_threads)
         deadline = time.monotonic() + max(req["timeout_s"], 120.0)
         held = None
         try:
             protocol.send(sock, cfg)
             while True:
-                h, plen = protocol.recv_header(sock, deadline)
+                h, plen = _recv_header(sock, deadline, t_spawn)
                 t = h.get("type")
                 if t == "want" and h["phase"] == "correctness":
                     held = device_lock(device)
                     held.acquire_shared()
                     protocol.send(sock, {"type": "go"})
                 elif t == "outputs":
-                    payload = protocol.recv_payload(sock, plen, deadline)
+                    payload = protocol.recv_payload(sock, plen, deadline + quiet.paused_since(t_spawn))
                     tensors = verdict.to_tensors(h["tensors"], payload)
                     key = (h["tag"], h["index"])
                     ref.outputs[key] = (h["tensors"], tensors)
@@ -364,7 +371,9 @@ class Runner:
                               else "perf_counter+rotated_inputs")
                     ref.key = reference_key(
                         reference_hash=src_hash(req["reference_src"]), input_spec=ref.input_spec,
-                        hardware=hardware, torch_version=self.versions["torch"],
+                        # The host CPU too: launch-bound references time at its pace.
+                        hardware=hardware if device == "cpu" else f"{hardware}; host {environment.cpu_model()}",
+                        torch_version=self.versions["torch"],
                         cuda_version=self.versions["cuda"], method=method, mode=req["mode"],
                         tf32=bool(req.get("tf32")), num_threads=num_threads if device == "cpu" else None)
                     cached = self.reference_cache.get(ref.key) if self.reference_cache is not None else None
@@ -377,7 +386,7 @@ class Runner:
                         protocol.send(sock, {"type": "skip"})
                         continue
                     old = ref.timing if stale else None
-                    with self._timing_grant(device, timing_slot):
+                    with self._timing_grant(device, timing_slot, pid):
                         protocol.send(sock, {"type": "go"})
                         deadline = time.monotonic() + req["timeout_s"] + float(req["timing_budget_s"])
                         h, _ = protocol.recv(sock, deadline)
@@ -411,7 +420,7 @@ class Runner:
                                  else f"reference: exited with code {h.get('code')}") + _tail_suffix(log)
                     break
                 elif plen:
-                    protocol.recv_payload(sock, plen, deadline)
+                    protocol.recv_payload(sock, plen, deadline + quiet.paused_since(t_spawn))
         except TimeoutError:
             ref.error = "reference: timed out"
         except _ChildError as e:
@@ -428,7 +437,7 @@ class Runner:
         return ref
 
     @contextlib.contextmanager
-    def _timing_grant(self, device: str, timing_slot):
+    def _timing_grant(self, device: str, timing_slot, pid: int | None = None):
         external = None
         if timing_slot is not None and not getattr(timing_slot, "_sgs_internal", False):
             external = timing_slot(device) if (callable(timing_slot) and not hasattr(timing_slot, "__enter__")) \
@@ -437,6 +446,7 @@ class Runner:
             if external is not None:
                 stack.enter_context(external)
             stack.enter_context(device_lock(device).exclusive())
+            stack.enter_context(quiet.timing(pid))
             yield
 
     # --- candidate -------------------------------------------------------
@@ -511,7 +521,7 @@ class Runner:
         try:
             protocol.send(sock, cfg)
             while outcome is None:
-                h, plen = protocol.recv_header(sock, deadline)
+                h, plen = _recv_header(sock, deadline, phase_t0)
                 t = h.get("type")
                 if t == "hello":
                     result["sandbox"] = h.get("sandbox")
@@ -520,6 +530,8 @@ class Runner:
                     deadline = phase_t0 + req["compile_timeout_s"]
                 elif t == "phase" and h["phase"] == "compiled":
                     phases["compile_s"] = round(time.monotonic() - phase_t0, 3)
+                    if h.get("build_headers"):
+                        result["build_headers"] = h["build_headers"]
                     phase, phase_t0 = "correctness", time.monotonic()
                     deadline = phase_t0 + req["timeout_s"]
                     if h.get("patched"):
@@ -544,12 +556,12 @@ class Runner:
                     if reason is not None:
                         if h["tag"] == "robust":
                             robust.append(False)
-                            protocol.recv_payload(sock, plen, deadline)
+                            protocol.recv_payload(sock, plen, deadline + quiet.paused_since(phase_t0))
                             protocol.send(sock, {"type": "ok"})
                             continue
                         outcome, error = "incorrect", reason
                         break
-                    payload = protocol.recv_payload(sock, plen, deadline)
+                    payload = protocol.recv_payload(sock, plen, deadline + quiet.paused_since(phase_t0))
                     if h["tag"] == "after_timing" and ref.mutates_inputs:
                         # The timed calls changed the inputs as the reference does:
                         # nothing to compare them with.
@@ -597,7 +609,7 @@ class Runner:
                     if not req.get("time", True) or ref.timing is None:
                         protocol.send(sock, {"type": "skip"})
                         continue
-                    grant = self._timing_grant(device, timing_slot)
+                    grant = self._timing_grant(device, timing_slot, pid)
                     grant.__enter__()
                     contended_before = self._contention_probe(device, pid)
                     protocol.send(sock, {"type": "go"})
@@ -611,6 +623,7 @@ class Runner:
                         break
                     if self._contended(device, contended_before, self._contention_probe(device, pid)):
                         result["flags"].append("contended")
+                    result["timing_paused_processes"] = quiet.stopped_count()
                     protocol.send(sock, {"type": "ok"})
                 elif t == "done" and h["phase"] == "timing":
                     grant.__exit__(None, None, None)
@@ -633,7 +646,7 @@ class Runner:
                         outcome = "runtime_error"
                         error = f"exited with code {h.get('code')} during {phase}" + _tail_suffix(log, 4)
                 elif plen:
-                    protocol.recv_payload(sock, plen, deadline)
+                    protocol.recv_payload(sock, plen, deadline + quiet.paused_since(phase_t0))
         except TimeoutError:
             limit = req["compile_timeout_s"] if phase == "compile" else req["timeout_s"]
             outcome, error = "timeout", f"timed out after {limit:g}s during {phase}"
@@ -703,6 +716,36 @@ class Runner:
                 result["flags"].append("speedup_over_10x")
 
 
+def _siblings(cpu: int) -> set[int]:
+    """Hardware threads sharing a physical core with `cpu` (Linux sysfs)."""
+    try:
+        with open(f"/sys/devices/system/cpu/cpu{cpu}/topology/thread_siblings_list") as f:
+            text = f.read().strip()
+    except OSError:
+        return set()
+    out = set()
+    for part in text.split(","):
+        lo, _, hi = part.partition("-")
+        if lo.isdigit():
+            out.update(range(int(lo), int(hi or lo) + 1))
+    return out
+
+
+def _recv_header(sock, deadline: float, since: float):
+    """protocol.recv_header with the deadline pushed back by the time
+    children spent paused for other timings since `since` (quiet.py): a
+    paused compile must not time out for it."""
+    extended = 0.0
+    while True:
+        try:
+            return protocol.recv_header(sock, deadline + extended)
+        except TimeoutError:
+            extra = quiet.paused_since(since)
+            if extra <= extended + 1e-3:
+                raise
+            extended = extra
+
+
 def _cpu_snapshot(child_pid: int):
     """(wall s, machine busy s, child cpu s, this process cpu s) or None."""
     try:
@@ -717,6 +760,10 @@ def _cpu_snapshot(child_pid: int):
         return (time.monotonic(), busy, child, me.user + me.system)
     except (OSError, ValueError, IndexError):
         return None
+
+
+def harness_light_mark() -> str:
+    return "sgs: the build with the light torch/extension.h failed"
 
 
 _CHILD_OUTCOMES = {"compile_error", "runtime_error", "incorrect", "crashed"}
@@ -737,6 +784,8 @@ def _with_compiler_errors(error: str, log: str, n: int = 6) -> str:
             text = f.read(1 << 20).decode("utf-8", "replace")
     except OSError:
         return error
+    # Errors of a light-header attempt say nothing about the source's own build.
+    text = text.rsplit(harness_light_mark(), 1)[-1]
     lines = [ln.strip() for ln in text.splitlines()
              if ("error" in ln.lower() and not ln.lstrip().startswith(("File ", "Traceback", "raise ")))]
     lines = [ln for ln in lines if ln not in error][:n]

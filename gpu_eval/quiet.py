@@ -1,0 +1,137 @@
+"""Quiet timings: every other evaluation child is paused while one times.
+
+A timing measures wall time on the device, and for the many kernels whose
+cost is mostly the host launching them (small level-1 operators, models of
+hundreds of small ops) that time follows the speed of the host core: 16
+compilers or a dozen correctness checks on the other cores (siblings on the
+same physical core, a lower turbo clock, memory bandwidth) stretched one and
+the same 12 ms model from 7 to 14 ms between evaluations. So while any child
+holds a timing grant, every other live child of this process, with all of
+its session (compilers, ninja, nvcc), gets SIGSTOP, and SIGCONT when the
+last timing ends. Children timing on other GPUs at the same time keep
+running. Time spent paused is not counted against a child's timeouts
+(`paused_since`).
+
+Process-wide (one registry), as the device locks are.
+"""
+from __future__ import annotations
+
+import collections
+import contextlib
+import os
+import signal
+import threading
+import time
+
+_lock = threading.Lock()
+_live: set[int] = set()                 # session leaders of live children (pid == sid)
+_timing: set[int] = set()               # children holding a timing grant now
+_stopped: set[int] = set()              # pids we sent SIGSTOP
+_windows: collections.deque = collections.deque(maxlen=20000)   # (start, end) of past pauses
+_pause_started: float | None = None
+enabled = os.environ.get("SGS_QUIET_TIMING", "1") not in ("0", "false", "no")
+
+
+def register(pid: int) -> None:
+    """A new child (its own session). Started while others time: paused at once."""
+    with _lock:
+        _live.add(pid)
+        if _pause_started is not None and pid not in _timing:
+            _stop_sessions({pid})
+
+
+def unregister(pid: int) -> None:
+    with _lock:
+        _live.discard(pid)
+        _timing.discard(pid)
+        if pid in _stopped:
+            _signal(pid, signal.SIGCONT)        # a stopped process cannot take its SIGKILL's cleanup
+            _stopped.discard(pid)
+
+
+@contextlib.contextmanager
+def timing(pid: int | None):
+    """Held around one timing of child `pid`: all other children pause."""
+    if not enabled or pid is None:
+        yield
+        return
+    global _pause_started
+    with _lock:
+        _timing.add(pid)
+        if pid in _stopped:                     # paused for another GPU's timing: runs now
+            _cont({pid})
+        if _pause_started is None:
+            _pause_started = time.monotonic()
+        _stop_sessions(_live - _timing)
+    try:
+        yield
+    finally:
+        with _lock:
+            _timing.discard(pid)
+            if not _timing:
+                for stopped in list(_stopped):
+                    _signal(stopped, signal.SIGCONT)
+                _stopped.clear()
+                if _pause_started is not None:
+                    _windows.append((_pause_started, time.monotonic()))
+                _pause_started = None
+
+
+def paused_since(t0: float) -> float:
+    """Seconds of pauses (finished or going on) after monotonic time t0."""
+    now = time.monotonic()
+    with _lock:
+        total = sum(max(0.0, min(e, now) - max(s, t0)) for s, e in _windows if e > t0)
+        if _pause_started is not None:
+            total += max(0.0, now - max(_pause_started, t0))
+    return total
+
+
+def stopped_count() -> int:
+    with _lock:
+        return len(_stopped)
+
+
+def _signal(pid: int, sig: int) -> bool:
+    try:
+        os.kill(pid, sig)
+        return True
+    except (ProcessLookupError, PermissionError, OSError):
+        return False
+
+
+def _session_members(sids: set[int]) -> set[int]:
+    """Processes whose session is one of `sids` (a child and what it started:
+    ninja puts compilers in their own process groups, so killpg misses them)."""
+    found = set()
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return set(sids)
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+            if int(fields[3]) in sids:          # field 6 of stat: session id
+                found.add(int(name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found | set(sids)
+
+
+def _stop_sessions(sids: set[int]) -> None:
+    sids = {s for s in sids if s not in _timing}
+    if not sids:
+        return
+    for pid in _session_members(sids):
+        if pid not in _stopped and pid not in _timing and _signal(pid, signal.SIGSTOP):
+            _stopped.add(pid)
+
+
+def _cont(sids: set[int]) -> None:
+    for pid in _session_members(sids):
+        if pid in _stopped:
+            _signal(pid, signal.SIGCONT)
+            _stopped.discard(pid)
