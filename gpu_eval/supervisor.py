@@ -130,18 +130,27 @@ class Runner:
         return f"cuda:{idx}" if idx < len(gpus) else None
 
     @contextlib.contextmanager
-    def _gpu_busy(self, device: str):
-        if not device.startswith("cuda"):
-            yield
-            return
-        idx = environment.cuda_index(device)
-        with self._lock:
-            self._gpu_load[idx] = self._gpu_load.get(idx, 0) + 1
-        try:
-            yield
-        finally:
+    def _on_device(self, req: dict):
+        """Resolves the request's device and counts the evaluation against
+        that GPU until it ends; choosing and counting under one lock spreads
+        evaluations submitted at once over the GPUs."""
+        device = self.resolve_device(req)
+        idx = None
+        if device is not None and device.startswith("cuda"):
+            n_gpus = len(environment.cuda_devices())
             with self._lock:
-                self._gpu_load[idx] -= 1
+                if req["device"] in ("auto", "cuda") and n_gpus > 1:
+                    idx = min(range(n_gpus), key=lambda i: self._gpu_load.get(i, 0))
+                    device = f"cuda:{idx}"
+                else:
+                    idx = environment.cuda_index(device)
+                self._gpu_load[idx] = self._gpu_load.get(idx, 0) + 1
+        try:
+            yield device
+        finally:
+            if idx is not None:
+                with self._lock:
+                    self._gpu_load[idx] -= 1
 
     def _device_info(self, device: str) -> dict:
         if device.startswith("cuda"):
@@ -460,25 +469,24 @@ class Runner:
         result["builds"] = static["builds"]
         if static["syntax_error"]:
             return _finish(result, "compile_error", static["syntax_error"])
-        device = self.resolve_device(req)
-        if device is None:
-            result["device"] = req["device"]
-            result["hardware"] = "no gpu"
-            return _finish(result, "skipped", "no GPU")
-        num_threads = int(req.get("num_threads") or environment.default_threads())
-        result["device"] = device
-        result["hardware"] = environment.hardware_label(device, num_threads)
-        result["num_threads"] = num_threads if device == "cpu" else None
-        result["tf32"] = "on" if req.get("tf32") else "off"
-        if device.startswith("cuda"):
-            self.layers(device)
-            refused = (_LAYERS.get(device) or {}).get("refused") or []
-            # Sandbox layers this machine's GPU driver would not start under.
-            result["sandbox_refused"] = [{k: v for k, v in r["layers"].items() if v} for r in refused]
-        if static["reject"]:
-            result["flags"].append("rejected")
-            return _finish(result, "incorrect", "rejected: " + static["reject"])
-        with self._gpu_busy(device):
+        with self._on_device(req) as device:
+            if device is None:
+                result["device"] = req["device"]
+                result["hardware"] = "no gpu"
+                return _finish(result, "skipped", "no GPU")
+            num_threads = int(req.get("num_threads") or environment.default_threads())
+            result["device"] = device
+            result["hardware"] = environment.hardware_label(device, num_threads)
+            result["num_threads"] = num_threads if device == "cpu" else None
+            result["tf32"] = "on" if req.get("tf32") else "off"
+            if device.startswith("cuda"):
+                self.layers(device)
+                refused = (_LAYERS.get(device) or {}).get("refused") or []
+                # Sandbox layers this machine's GPU driver would not start under.
+                result["sandbox_refused"] = [{k: v for k, v in r["layers"].items() if v} for r in refused]
+            if static["reject"]:
+                result["flags"].append("rejected")
+                return _finish(result, "incorrect", "rejected: " + static["reject"])
             ref = self.reference(req, device, num_threads, timing_slot)
             if ref.error:
                 result["flags"].append("reference_failed")

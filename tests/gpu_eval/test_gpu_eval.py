@@ -163,12 +163,13 @@ def test_cuda_and_triton_candidates_are_correct_and_timed(results):
         assert r["outcome"] == "correct", (name, r["error"])
         assert r["speedup"] > 0 and r["speedup_ci"][0] <= r["speedup_ci"][1]
         assert r["hardware"] == torch.cuda.get_device_name(0)
-        assert r["device"] == "cuda:0"
+        assert r["device"].startswith("cuda:")
         assert r["tf32"] == "off"
         assert "cuda_event" in r["timing_method"]
         assert "custom_kernel_not_launched" not in r["flags"]
         assert r["versions"]["cuda"]
     assert any("relu_fwd_kernel" in k for k in results["cuda_ok"]["kernels_launched"])
+    assert results["cuda_ok"]["build_headers"] == ["light"]     # the lighter extension header sufficed
     assert any("relu_tl_kernel" in k for k in results["triton_ok"]["kernels_launched"])
 
 
@@ -251,7 +252,7 @@ def test_other_gpu_process_marks_timing_contended(tmp_path):
         time.sleep(0.5)
         with Evaluator(max_workers=1, build_cache=str(tmp_path)) as ev:
             r = ev.submit({"reference_src": REF, "candidate_src": torch_cand("return torch.clamp_min(x, 0)"),
-                           "device": "cuda", "seed": 5}).result(timeout=300)
+                           "device": "cuda:0", "seed": 5}).result(timeout=300)    # the hog's GPU
         assert r["outcome"] == "correct", r["error"]
         assert "contended" in r["flags"]
     finally:
