@@ -307,7 +307,8 @@ def table(res: dict) -> str:
         for k in fid["kernels"]:
             cv = f"{100 * k['cv']:.2f}%" if k["cv"] is not None else "n/a"
             ms = f"{k['candidate_ms']:.3f} ms" if k["candidate_ms"] else "?"
-            rows.append((f"fidelity CV {k['id']}", f"{cv} over {len(k['speedups'])} runs (kernel {ms})", "< 3%"))
+            rng = f", speedup {min(k['speedups']):.3f}-{max(k['speedups']):.3f}" if k["speedups"] else ""
+            rows.append((f"fidelity CV {k['id']}", f"{cv} over {len(k['speedups'])} runs (kernel {ms}{rng})", "< 3%"))
     w = [max(len(r[i]) for r in rows) for i in range(3)]
     lines = ["| " + " | ".join(r[i].ljust(w[i]) for i in range(3)) + " |" for r in rows]
     lines.insert(1, "|" + "|".join("-" * (x + 2) for x in w) + "|")
