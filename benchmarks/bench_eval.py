@@ -80,7 +80,7 @@ def request(k: dict, **kw) -> dict:
 
 
 def part_ours(kernels: list[dict], workers: int, budget_s: float, fidelity: list[dict] = (),
-              reps: int = 10) -> dict:
+              reps: int = 10, cached_ids: tuple = ()) -> dict:
     """All kernels through one Evaluator; stops waiting at the budget and
     counts the kernels finished by then. The fidelity kernels' repeats go in
     between, evenly spread over the submission order."""
@@ -89,10 +89,14 @@ def part_ours(kernels: list[dict], workers: int, budget_s: float, fidelity: list
     from sgs.gpu_eval import Evaluator, MemoryReferenceCache
     build = tempfile.mkdtemp(prefix="sgs-bench-build-")          # cold build cache
     order: list[tuple[str, dict, dict]] = [("kernel", k, request(k)) for k in kernels]
-    for j, k in enumerate(fidelity):
+    # Each fidelity kernel: reps paired timings; those in cached_ids also reps
+    # timed against the cached reference timing alone (the earlier method).
+    runs = [(k, "paired") for k in fidelity] + [(k, "cached") for k in fidelity if k["id"] in cached_ids]
+    for j, (k, how) in enumerate(runs):
         for i in range(reps):
-            pos = (len(kernels) * i) // reps + j + i * len(fidelity)
-            order.insert(min(pos, len(order)), ("fidelity", k, request(k, seed=100 + i)))
+            pos = (len(kernels) * i) // reps + j + i * len(runs)
+            req = request(k, seed=(100 if how == "paired" else 200) + i, reference_timing=how)
+            order.insert(min(pos, len(order)), (f"fidelity:{how}", k, req))
     t0 = time.monotonic()
     ev = Evaluator(max_workers=workers, reference_cache=MemoryReferenceCache(), build_cache=build)
     futs = [(role, k, ev.submit(req)) for role, k, req in order]
@@ -116,7 +120,8 @@ def part_ours(kernels: list[dict], workers: int, budget_s: float, fidelity: list
         if role == "kernel":
             results.append(row)
         else:
-            fid.setdefault(k["id"], []).append(row)
+            how = role.split(":")[1]
+            fid.setdefault(k["id"] + ("" if how == "paired" else " (cached reference)"), []).append(row)
     n_own = len(results)
     probe = ev._runner.probe_details()
     ev.close(wait=all(f.done() for _, _, f in futs))
@@ -323,6 +328,8 @@ def main() -> int:
     p.add_argument("--fidelity", type=int, default=3, help="(separate fidelity part) kernels to repeat")
     p.add_argument("--fidelity-ids", default=",".join(FIDELITY_IDS),
                    help="kernels repeated --reps times inside the ours run ('' for none)")
+    p.add_argument("--fidelity-cached-ids", default="",
+                   help="of those, kernels also repeated against the cached reference timing alone")
     p.add_argument("--reps", type=int, default=10)
     p.add_argument("--workers", type=int, default=os.cpu_count() or 8)
     p.add_argument("--seed", type=int, default=0, help="kernel sample seed")
@@ -349,7 +356,8 @@ def main() -> int:
     if "ours" in parts:
         want = [i for i in args.fidelity_ids.split(",") if i] if "fidelity" in parts else []
         fid_kernels = [k for k in load_kernels(corpus, tasks, 10 ** 6, args.seed) if k["id"] in want]
-        res["ours"] = part_ours(kernels, args.workers, args.ours_budget_s, fid_kernels, args.reps)
+        res["ours"] = part_ours(kernels, args.workers, args.ours_budget_s, fid_kernels, args.reps,
+                                tuple(i for i in args.fidelity_cached_ids.split(",") if i))
         save("ours")
         print(f"ours: {res['ours']['wall_s']:.0f} s; sandbox probe: {json.dumps(res['ours']['sandbox_probe'])[:1500]}",
               flush=True)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import faulthandler
 import hashlib
 import importlib.util
-import math
 import os
 import re
 import sys
@@ -63,10 +62,6 @@ _FATAL_CUDA = ("illegal memory access", "device-side assert", "misaligned addres
 
 
 GPU_WARMUP_NS = 250_000_000
-# Measure for at least this long: the median of 5 calls of a 50 us kernel
-# (0.25 ms in all) moved by tens of percent between evaluations, while a
-# tenth of a second of trials costs little and settles it.
-GPU_MIN_TIMING_S = 0.1
 GPU_WARMUP_MAX_CALLS = 20_000
 
 
@@ -351,8 +346,17 @@ class Child:
 
     def correctness(self) -> None:
         seeds = self.cfg["seeds"]
-        self.ask("correctness")
+        go = self.ask("correctness")
+        if "timing_seeds" in go:                # the candidate learns these from the reference's run
+            self.timing_seeds = go["timing_seeds"]
+        if "poison_sizes" in go:
+            self.cfg["poison_sizes"] = go["poison_sizes"]
         self.build()
+        if self.cfg.get("timing_only"):
+            # A reference child started again only to time beside candidates:
+            # its outputs are known already, its timing sets given.
+            self.send({"type": "done", "phase": "correctness"})
+            return
         for i, s in enumerate(seeds["correct"]):
             self.trial("correct", i, s)
         for i, (s, how) in enumerate(seeds["robust"]):
@@ -397,10 +401,16 @@ class Child:
             return min(most, 2)
         free, _ = torch.cuda.mem_get_info()
         per_set = max(1, self.input_bytes + self.output_bytes)
-        return max(2, min(most, int(0.25 * free // per_set)))
+        # The reference's timer stays alive beside other evaluations' children:
+        # its share, not a quarter of whatever is free.
+        share = int(self.cfg.get("timing_bytes") or 0.25 * free)
+        return max(2, min(most, int(min(share, 0.25 * free) // per_set)))
 
     # --- timing ----------------------------------------------------------
     def timing(self) -> None:
+        """Timed calls in blocks the parent asks for ("block", n trials), so
+        that it can interleave the reference's blocks with the candidate's in
+        one window (paired timing) and pause everything else meanwhile."""
         go = self.ask("timing")
         if go.get("type") != "go":
             return
@@ -413,73 +423,20 @@ class Child:
             # CPU timing: the pinned count it is labelled with. A GPU timing
             # keeps the checks' count (it sits on one reserved core).
             torch.set_num_threads(self.cfg["num_threads"])
-        sets = [self.make_inputs(s) for s in self.timing_seeds]
-        req = self.req
-        min_n, warmup, budget = req["timing_trials"], req["warmup"], float(req["timing_budget_s"])
-        max_n = max(min_n, int(self.cfg.get("max_timing_trials", 1000)))
-        t_first = _perf_ns()
-        last = [None] * len(sets)
-        times, host = [], []
-        if self.is_cuda:
-            l2 = int(self.cfg.get("l2_bytes") or 64 << 20)
-            flush = torch.empty(max(2 * l2, 16 << 20) // 4, dtype=torch.int32, device=self.device)
-            stream = torch.cuda.default_stream()
-            # Warm up for a minimum time as well as a count: a GPU that idled
-            # through compiles runs at a low clock, and a few calls of a short
-            # kernel end before it has ramped up.
-            t_warm, w = _perf_ns(), 0
-            while w < warmup or (_perf_ns() - t_warm < GPU_WARMUP_NS and w < GPU_WARMUP_MAX_CALLS):
-                self.run_once(sets[w % len(sets)])
-                w += 1
-                if w % 16 == 0:
-                    _cuda_sync()
-            _cuda_sync()
-            starts = [_cuda_Event(enable_timing=True) for _ in range(2)]
-            t_first = _perf_ns()
-            i = 0
-            while True:
-                k = i % len(sets)
-                flush.zero_()                      # evict the inputs from L2
-                _cuda_sync()
-                h0 = _perf_ns()
-                _Event_record(starts[0], stream)
-                with _no_grad():
-                    out = self.model(*sets[k])
-                _Event_record(starts[1], stream)
-                _cuda_sync()                       # device-wide: side streams included
-                h1 = _perf_ns()
-                times.append(_Event_elapsed(starts[0], starts[1]))
-                host.append((h1 - h0) / 1e6)
-                last[k] = out
-                i += 1
-                if _enough(times, i, min_n, max_n, budget, t_first, GPU_MIN_TIMING_S):
-                    break
-            method = "cuda_event+l2_flush+rotated_inputs"
-        else:
-            for w in range(warmup):
-                self.run_once(sets[w % len(sets)])
-            t_first = _perf_ns()
-            i = 0
-            while True:
-                k = i % len(sets)
-                h0 = _perf_ns()
-                with _no_grad():
-                    out = self.model(*sets[k])
-                h1 = _perf_ns()
-                times.append((h1 - h0) / 1e6)
-                last[k] = out
-                i += 1
-                if _enough(times, i, min_n, max_n, budget, t_first):
-                    break
-            host = list(times)
-            method = "perf_counter+rotated_inputs"
-        self.send({"type": "times", "ms": times, "host_ms": host, "method": method,
-                   "sets": len(sets), "patched": patched_names()})
-        self.wait()
-        # Outputs of the timed calls are checked too (memoising across calls fails here).
-        for k, out in enumerate(last):
-            if out is not None:
-                self.report_outputs("after_timing", k, out, None, None)
+        timer = _Timer(self, [self.make_inputs(s) for s in self.timing_seeds])
+        self.send({"type": "timer_ready", "method": timer.method, "sets": len(timer.sets)})
+        while True:
+            msg = self.wait()
+            if msg.get("type") == "block":
+                ms, host = timer.block(int(msg.get("n") or 1))
+                self.send({"type": "block_times", "ms": ms, "host_ms": host, "patched": patched_names()})
+            elif msg.get("type") == "end":
+                break
+        if self.role == "candidate":
+            # Outputs of the timed calls are checked too (memoising across calls fails here).
+            for k, out in enumerate(timer.last):
+                if out is not None:
+                    self.report_outputs("after_timing", k, out, None, None)
         self.send({"type": "done", "phase": "timing"})
 
     def run(self) -> None:
@@ -547,20 +504,73 @@ def _light_header_builds(ext_dir: str, record: list) -> None:
     cpp_ext.load_inline = load_inline
 
 
-def _enough(times: list, n: int, min_n: int, max_n: int, budget_s: float, t0_ns: int,
-            min_s: float = 0.0) -> bool:
-    if n < min_n:
-        return False
-    elapsed = (_perf_ns() - t0_ns) / 1e9
-    if n >= max_n or elapsed > budget_s:
-        return True
-    if elapsed < min(min_s, budget_s):
-        return False
-    mean = sum(times) / n
-    if mean <= 0:
-        return True
-    var = sum((t - mean) ** 2 for t in times) / max(1, n - 1)
-    return math.sqrt(var / n) / mean < 0.01          # relative standard error under 1%
+class _Timer:
+    """Times one model's calls on its rotated input sets. GPU: CUDA events
+    on the default stream around each call, a device-wide synchronize after
+    it (side streams included, host time recorded too), an L2 flush before
+    it. The first block warms up first (a count and a minimum time)."""
+
+    def __init__(self, child: Child, sets: list):
+        self.child, self.sets = child, sets
+        self.model, self.is_cuda = child.model, child.is_cuda
+        self.last = [None] * len(sets)
+        self.i = 0
+        self.warm = False
+        if self.is_cuda:
+            l2 = int(child.cfg.get("l2_bytes") or 64 << 20)
+            self.flush = torch.empty(max(2 * l2, 16 << 20) // 4, dtype=torch.int32, device=child.device)
+            self.stream = torch.cuda.default_stream()
+            self.events = [_cuda_Event(enable_timing=True) for _ in range(2)]
+            self.method = "cuda_event+l2_flush+rotated_inputs"
+        else:
+            self.method = "perf_counter+rotated_inputs"
+
+    def _warmup(self) -> None:
+        warmup = int(self.child.req["warmup"])
+        if self.is_cuda:
+            # A minimum time as well as a count: a GPU that idled through
+            # compiles runs at a low clock, and a few calls of a short kernel
+            # end before it has ramped up.
+            t_warm, w = _perf_ns(), 0
+            while w < warmup or (_perf_ns() - t_warm < GPU_WARMUP_NS and w < GPU_WARMUP_MAX_CALLS):
+                self.child.run_once(self.sets[w % len(self.sets)])
+                w += 1
+                if w % 16 == 0:
+                    _cuda_sync()
+            _cuda_sync()
+        else:
+            for w in range(warmup):
+                self.child.run_once(self.sets[w % len(self.sets)])
+        self.warm = True
+
+    def block(self, n: int) -> tuple[list, list]:
+        if not self.warm:
+            self._warmup()
+        times, host = [], []
+        for _ in range(max(1, n)):
+            k = self.i % len(self.sets)
+            if self.is_cuda:
+                self.flush.zero_()                      # evict the inputs from L2
+                _cuda_sync()
+                h0 = _perf_ns()
+                _Event_record(self.events[0], self.stream)
+                with _no_grad():
+                    out = self.model(*self.sets[k])
+                _Event_record(self.events[1], self.stream)
+                _cuda_sync()                            # device-wide: side streams included
+                h1 = _perf_ns()
+                times.append(_Event_elapsed(self.events[0], self.events[1]))
+                host.append((h1 - h0) / 1e6)
+            else:
+                h0 = _perf_ns()
+                with _no_grad():
+                    out = self.model(*self.sets[k])
+                h1 = _perf_ns()
+                times.append((h1 - h0) / 1e6)
+                host.append(times[-1])
+            self.last[k] = out
+            self.i += 1
+        return times, host
 
 
 def _is_fatal(exc: BaseException) -> bool:

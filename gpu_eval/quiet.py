@@ -50,16 +50,18 @@ def unregister(pid: int) -> None:
 
 
 @contextlib.contextmanager
-def timing(pid: int | None):
-    """Held around one timing of child `pid`: all other children pause."""
-    if not enabled or pid is None:
+def timing(pids):
+    """Held around one timing of the children `pids` (an int or several:
+    a reference and a candidate timed in turn): all other children pause."""
+    pids = {pids} if isinstance(pids, int) else {p for p in (pids or ()) if p is not None}
+    if not enabled or not pids:
         yield
         return
     global _pause_started
     with _lock:
-        _timing.add(pid)
-        if pid in _stopped:                     # paused for another GPU's timing: runs now
-            _cont({pid})
+        _timing.update(pids)
+        if pids & _stopped:                     # paused for another GPU's timing: run now
+            _cont(pids & _stopped)
         if _pause_started is None:
             _pause_started = time.monotonic()
         _stop_sessions(_live - _timing)
@@ -67,7 +69,7 @@ def timing(pid: int | None):
         yield
     finally:
         with _lock:
-            _timing.discard(pid)
+            _timing.difference_update(pids)
             if not _timing:
                 for stopped in list(_stopped):
                     _signal(stopped, signal.SIGCONT)

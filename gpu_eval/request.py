@@ -53,6 +53,12 @@ def normalize(request: dict) -> dict:
     r.setdefault("num_threads", None)
     r.setdefault("tf32", False)
     r.setdefault("time", True)              # False: correctness only
+    # paired: time the reference beside each candidate, blocks interleaved
+    # (measure.py); cached: use the reference's cached timing alone (faster,
+    # open to drift between the two timings)
+    r["reference_timing"] = r.get("reference_timing") or "paired"
+    if r["reference_timing"] not in ("paired", "cached"):
+        raise RequestError(f"unknown reference_timing {r['reference_timing']!r}: expected paired or cached")
     # load_inline builds try a lighter torch/extension.h first (harness.py)
     r.setdefault("light_headers", os.environ.get("SGS_LIGHT_HEADERS", "1") not in ("0", "false", "no"))
     if r["correctness_trials"] < 1 or r["timing_trials"] < 1 or r["warmup"] < 0:

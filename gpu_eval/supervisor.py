@@ -20,7 +20,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from . import environment, protocol, quiet, sandbox, static_checks, verdict
+from . import environment, measure, protocol, quiet, sandbox, static_checks, verdict
 from .cache import reference_key
 from .forkserver import ForkServer, shared_server
 from .locks import device_lock
@@ -30,6 +30,7 @@ MAX_TIMING_SETS_GPU = 8
 _LAYERS: dict[str, dict] = {}          # device -> probed sandbox layers (per process)
 _LAYERS_LOCK = threading.Lock()
 REFERENCE_RETIME_S = 3600.0         # a cached reference timing older than this is re-measured
+MAX_IDLE_TIMERS = 4                 # live reference timers kept for later candidates of their task
 
 
 @dataclass
@@ -48,6 +49,21 @@ class ReferenceData:
     drift: float | None = None
     key: str | None = None
     error: str | None = None
+    timer: "_Timer | None" = None                      # live reference child serving timing blocks
+    users: int = 0                                     # evaluations using this reference now
+
+
+@dataclass
+class _Timer:
+    """A reference child kept alive after its checks, holding its model and
+    timing inputs, to time blocks beside a candidate's (measure.py)."""
+    pid: int
+    sock: object
+    log: str
+    method: str
+    sets: int
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    dead: bool = False
 
 
 class _ChildError(Exception):
@@ -110,7 +126,25 @@ class Runner:
         return shared_server(environment.scrubbed_env)
 
     def close(self) -> None:
+        with self._lock:
+            refs = list(self._refs.values())
+        for ref in refs:
+            self._drop_timer(ref)
         shutil.rmtree(self.root, ignore_errors=True)
+
+    def _drop_timer(self, ref: ReferenceData) -> None:
+        timer, ref.timer = ref.timer, None
+        if timer is not None:
+            timer.dead = True
+            self._reap(timer.pid, timer.sock)
+
+    def _trim_timers(self) -> None:
+        """Keep at most MAX_IDLE_TIMERS live reference children that no
+        evaluation is using (each holds a CUDA context and input sets)."""
+        with self._lock:
+            idle = [r for r in self._refs.values() if r.timer is not None and r.users == 0]
+        for ref in idle[: max(0, len(idle) - MAX_IDLE_TIMERS)]:
+            self._drop_timer(ref)
 
     def resolve_device(self, req: dict) -> str | None:
         """cpu, cuda:N, or None when a GPU is needed but there is none."""
@@ -194,6 +228,9 @@ class Runner:
                 "init_seed": derive_seed(req["seed"], "init"), "arch": arch,
                 "l2_bytes": info.get("l2_bytes") or 0, "tf32": bool(req.get("tf32")),
                 "max_jobs": self.max_jobs, "poison_sizes": list(poison_sizes),
+                # Timing input sets of one evaluation: its share of the GPU, since
+                # reference timers stay alive beside the other evaluations.
+                "timing_bytes": int(0.4 * (info.get("total_memory") or 0) / self.concurrent_checks) or None,
                 "time": bool(req.get("time", True)), "light_headers": bool(req.get("light_headers", True)),
                 "reserved_cpus": self._reserved_cpus(device)}
 
@@ -219,7 +256,8 @@ class Runner:
             return []
         if len(cpus) < 4:
             return []
-        cpu = cpus[(2 * environment.cuda_index(device)) % len(cpus)]
+        # From the top: the first CPUs of a (virtual) machine take most interrupts.
+        cpu = cpus[-1 - (2 * environment.cuda_index(device)) % len(cpus)]
         reserved = {cpu} | (_siblings(cpu) & set(cpus))
         return sorted(reserved) if len(reserved) <= len(cpus) // 4 else [cpu]
 
@@ -319,10 +357,21 @@ class Runner:
             ref = self._refs.get(ident)
             if ref is None or ref.error:
                 ref = self._run_reference(req, device, num_threads, timing_slot)
-                if len(self._refs) > 64:                   # bounded: outputs can be large
-                    self._refs.pop(next(iter(self._refs)))
-                self._refs[ident] = ref
+                evicted = None
+                with self._lock:
+                    if len(self._refs) > 64:               # bounded: outputs can be large
+                        evicted = self._refs.pop(next(iter(self._refs)))
+                    self._refs[ident] = ref
+                if evicted is not None and evicted.users == 0:
+                    self._drop_timer(evicted)
+            with self._lock:
+                ref.users += 1
             return ref
+
+    def release_reference(self, ref: ReferenceData) -> None:
+        with self._lock:
+            ref.users -= 1
+        self._trim_timers()
 
     def _seeds(self, req: dict, device: str) -> dict:
         base = req["seed"]
@@ -332,17 +381,27 @@ class Runner:
                            for j in range(int(req["robust_trials"]))],
                 "timing": [derive_seed(base, "timing", k) for k in range(n_sets)]}
 
-    def _run_reference(self, req: dict, device: str, num_threads: int, timing_slot) -> ReferenceData:
+    def _run_reference(self, req: dict, device: str, num_threads: int, timing_slot,
+                       timing_only: ReferenceData | None = None) -> ReferenceData:
+        """The reference child: outputs of every input set, the launched
+        kernels, and (on a cache miss) its timing. It is then kept alive as
+        a timer for the candidates' paired timings (`ref.timer`).
+        timing_only: start a child only to serve as the timer of that
+        reference (the first one was dropped)."""
         ref = ReferenceData()
         tmpdir = tempfile.mkdtemp(prefix="ref-", dir=self.root)
-        cfg = self._config("reference", req, device, tmpdir, os.path.join(tmpdir, "ext"),
-                           self._seeds(req, device), num_threads)
+        seeds = self._seeds(req, device)
+        if timing_only is not None:
+            seeds["timing"] = seeds["timing"][: timing_only.timing_sets]
+        cfg = self._config("reference", req, device, tmpdir, os.path.join(tmpdir, "ext"), seeds, num_threads)
+        cfg["timing_only"] = timing_only is not None
         os.makedirs(cfg["ext_dir"], exist_ok=True)
         pid, sock, log = self._spawn(tmpdir)
         t_spawn = time.monotonic()
         hardware = environment.hardware_label(device, num_threads)
         deadline = time.monotonic() + max(req["timeout_s"], 120.0)
         held = None
+        keep = False
         try:
             protocol.send(sock, cfg)
             while True:
@@ -354,17 +413,7 @@ class Runner:
                     protocol.send(sock, {"type": "go"})
                 elif t == "outputs":
                     payload = protocol.recv_payload(sock, plen, deadline + quiet.paused_since(t_spawn))
-                    tensors = verdict.to_tensors(h["tensors"], payload)
-                    key = (h["tag"], h["index"])
-                    ref.outputs[key] = (h["tensors"], tensors)
-                    ref.inputs_before[key] = h["inputs_before"]
-                    if h["inputs_before"] != h["inputs_after"]:
-                        ref.mutates_inputs = True
-                    if h["tag"] == "robust" and all(
-                            (not x.is_floating_point()) or bool(x.isfinite().all()) for x in tensors):
-                        ref.robust_ok.add(h["index"])
-                    if h["tag"] == "robust":
-                        ref.robust_scale[h["index"]] = float(h.get("input_scale") or 1.0)
+                    self._reference_outputs(ref, h, payload)
                     protocol.send(sock, {"type": "ok"})
                 elif t == "robust_error":
                     pass
@@ -373,6 +422,8 @@ class Runner:
                 elif t == "done" and h["phase"] == "correctness":
                     held.release_shared()
                     held = None
+                    if timing_only is not None:
+                        continue
                     ref.input_spec = h.get("input_spec")
                     ref.input_bytes = h.get("input_bytes", 0)
                     ref.timing_sets = h.get("timing_sets", 2)
@@ -389,36 +440,13 @@ class Runner:
                     if cached and cached.get("ms"):
                         ref.timing, ref.timing_cached = cached, True
                 elif t == "want" and h["phase"] == "timing":
-                    stale = (ref.timing_cached and
-                             time.time() - float(ref.timing.get("timed_at", 0)) > REFERENCE_RETIME_S)
-                    if ref.timing is not None and not stale:
-                        protocol.send(sock, {"type": "skip"})
-                        continue
-                    old = ref.timing if stale else None
-                    with self._timing_grant(device, timing_slot, pid):
-                        protocol.send(sock, {"type": "go"})
-                        deadline = time.monotonic() + req["timeout_s"] + float(req["timing_budget_s"])
-                        h, _ = protocol.recv(sock, deadline)
-                        if h.get("type") != "times":
-                            raise _ChildError("runtime_error", "reference: timing failed: " + str(h.get("error")))
-                        protocol.send(sock, {"type": "ok"})
-                        while True:                  # outputs after timed calls, then done
-                            h2, pl = protocol.recv_header(sock, deadline)
-                            if h2.get("type") == "outputs":
-                                protocol.recv_payload(sock, pl, deadline)
-                                protocol.send(sock, {"type": "ok"})
-                                continue
-                            break
-                    ref.timing = {"ms": h["ms"], "host_ms": h["host_ms"], "method": h["method"],
-                                  "timed_at": time.time(), "hardware": hardware}
-                    ref.timing_cached = False
-                    if old:
-                        ref.drift = verdict.stats(h["ms"])["median"] / verdict.stats(old["ms"])["median"] - 1
-                        ref.timing["drift_vs_previous"] = ref.drift
-                    if self.reference_cache is not None:
-                        self.reference_cache.put(ref.key, ref.timing)
-                    if h2.get("type") == "bye":
-                        break
+                    protocol.send(sock, {"type": "go" if req.get("time", True) else "skip"})
+                elif t == "timer_ready":
+                    timer = _Timer(pid, sock, log, h.get("method"), h.get("sets", 2))
+                    if timing_only is None:
+                        self._time_reference(ref, timer, req, device, hardware, timing_slot)
+                    ref.timer, keep = timer, True
+                    break
                 elif t == "bye":
                     break
                 elif t == "error":
@@ -434,19 +462,75 @@ class Runner:
             ref.error = "reference: timed out"
         except _ChildError as e:
             ref.error = e.error
+        except measure.TimingFailed as e:
+            ref.error = "reference: timing failed: " + str(e)[:300]
         except (protocol.ProtocolError, OSError) as e:
             ref.error = f"reference: lost contact ({e})" + _tail_suffix(log)
         finally:
             if held is not None:
                 held.release_shared()
-            self._reap(pid, sock)
-            shutil.rmtree(tmpdir, ignore_errors=True)
+            if not keep or ref.error:
+                ref.timer = None
+                self._reap(pid, sock)
+                shutil.rmtree(tmpdir, ignore_errors=True)
         if ref.error and not ref.error.startswith("reference"):
             ref.error = "reference: " + ref.error
         return ref
 
+    @staticmethod
+    def _reference_outputs(ref: ReferenceData, h: dict, payload) -> None:
+        tensors = verdict.to_tensors(h["tensors"], payload)
+        key = (h["tag"], h["index"])
+        ref.outputs[key] = (h["tensors"], tensors)
+        ref.inputs_before[key] = h["inputs_before"]
+        if h["inputs_before"] != h["inputs_after"]:
+            ref.mutates_inputs = True
+        if h["tag"] == "robust" and all(
+                (not x.is_floating_point()) or bool(x.isfinite().all()) for x in tensors):
+            ref.robust_ok.add(h["index"])
+        if h["tag"] == "robust":
+            ref.robust_scale[h["index"]] = float(h.get("input_scale") or 1.0)
+
+    def _time_reference(self, ref: ReferenceData, timer: _Timer, req: dict, device: str, hardware: str,
+                        timing_slot) -> None:
+        """Times the reference alone for the cache (on a miss, or when the
+        cached timing is older than REFERENCE_RETIME_S: drift recorded)."""
+        stale = (ref.timing_cached and
+                 time.time() - float(ref.timing.get("timed_at", 0)) > REFERENCE_RETIME_S)
+        if ref.timing is not None and not stale:
+            return
+        old = ref.timing if stale else None
+        limit = req["timeout_s"] + float(req["timing_budget_s"])
+        with self._timing_grant(device, timing_slot), quiet.timing(timer.pid):
+            t0 = time.monotonic()
+            (side,) = measure.run([timer.sock], req, lambda: t0 + limit, device.startswith("cuda"), end=False)
+        ref.timing = {"ms": side["ms"], "host_ms": side["host_ms"], "method": timer.method,
+                      "timed_at": time.time(), "hardware": hardware}
+        ref.timing_cached = False
+        if old:
+            ref.drift = verdict.stats(side["ms"])["median"] / verdict.stats(old["ms"])["median"] - 1
+            ref.timing["drift_vs_previous"] = ref.drift
+        if self.reference_cache is not None:
+            self.reference_cache.put(ref.key, ref.timing)
+
+    def _reference_timer(self, ref: ReferenceData, req: dict, device: str, num_threads: int,
+                         timing_slot) -> _Timer | None:
+        """The reference's live timer, started again if it was dropped."""
+        timer = ref.timer
+        if timer is not None and not timer.dead:
+            return timer
+        fresh = self._run_reference(req, device, num_threads, timing_slot, timing_only=ref)
+        if fresh.error or fresh.timer is None:
+            return None
+        with self._lock:
+            if ref.timer is None or ref.timer.dead:
+                ref.timer, fresh.timer = fresh.timer, None
+        if fresh.timer is not None:                 # another evaluation started one meanwhile
+            self._drop_timer(fresh)
+        return ref.timer
+
     @contextlib.contextmanager
-    def _timing_grant(self, device: str, timing_slot, pid: int | None = None):
+    def _timing_grant(self, device: str, timing_slot):
         external = None
         if timing_slot is not None and not getattr(timing_slot, "_sgs_internal", False):
             external = timing_slot(device) if (callable(timing_slot) and not hasattr(timing_slot, "__enter__")) \
@@ -455,7 +539,6 @@ class Runner:
             if external is not None:
                 stack.enter_context(external)
             stack.enter_context(device_lock(device).exclusive())
-            stack.enter_context(quiet.timing(pid))
             yield
 
     # --- candidate -------------------------------------------------------
@@ -487,11 +570,24 @@ class Runner:
             if static["reject"]:
                 result["flags"].append("rejected")
                 return _finish(result, "incorrect", "rejected: " + static["reject"])
-            ref = self.reference(req, device, num_threads, timing_slot)
-            if ref.error:
-                result["flags"].append("reference_failed")
-                return _finish(result, "runtime_error", ref.error)
-            self._candidate(req, device, num_threads, ref, result, timing_slot)
+            box: dict = {}
+
+            def run_reference():
+                box["ref"] = self.reference(req, device, num_threads, timing_slot)
+
+            worker = threading.Thread(target=run_reference, name="sgs-reference", daemon=True)
+            worker.start()
+
+            def wait_reference() -> ReferenceData:
+                worker.join()
+                return box.get("ref") or ReferenceData(error="reference: evaluator error")
+
+            try:
+                self._candidate(req, device, num_threads, wait_reference, result, timing_slot)
+            finally:
+                worker.join()
+                if "ref" in box:
+                    self.release_reference(box["ref"])
         result["phases"]["total_s"] = round(time.monotonic() - t_start, 3)
         return result
 
@@ -506,14 +602,16 @@ class Runner:
                                          info.get("capability")]).encode()).hexdigest()[:24]
         return os.path.join(self.build_cache, key)
 
-    def _candidate(self, req, device, num_threads, ref: ReferenceData, result: dict, timing_slot) -> None:
+    def _candidate(self, req, device, num_threads, wait_reference, result: dict, timing_slot) -> None:
+        """The candidate's child starts (and compiles) while the reference
+        is still being run: `wait_reference()` gives the ReferenceData once
+        the candidate asks for its checks."""
         tmpdir = tempfile.mkdtemp(prefix="cand-", dir=self.root)
         ext_dir = self._ext_dir(req, device, tmpdir, bool(result.get("builds")))
         os.makedirs(ext_dir, exist_ok=True)
         seeds = self._seeds(req, device)
-        seeds["timing"] = seeds["timing"][: ref.timing_sets]
-        poison = sorted({m["nbytes"] for metas, _ in ref.outputs.values() for m in metas})[-4:]
-        cfg = self._config("candidate", req, device, tmpdir, ext_dir, seeds, num_threads, poison)
+        cfg = self._config("candidate", req, device, tmpdir, ext_dir, seeds, num_threads)
+        ref = None
         pid, sock, log = self._spawn(tmpdir)
         phases = result["phases"]
         deadline = time.monotonic() + 60.0
@@ -524,8 +622,7 @@ class Runner:
         correct_trials = 0
         robust: list[bool] = []
         max_diff = 0.0
-        cand_times = None
-        contended_before = None
+        cand_times = ref_times = timer = None
         try:
             protocol.send(sock, cfg)
             while outcome is None:
@@ -546,9 +643,18 @@ class Runner:
                         outcome, error = "incorrect", "rejected: candidate replaced " + ", ".join(h["patched"])
                         result["flags"].append("monkeypatch")
                 elif t == "want" and h["phase"] == "correctness":
+                    ref = wait_reference()
+                    if ref.error:
+                        result["flags"].append("reference_failed")
+                        outcome, error = "runtime_error", ref.error
+                        break
                     held_shared = device_lock(device)
                     held_shared.acquire_shared()
-                    protocol.send(sock, {"type": "go"})
+                    # What the reference decided: as many timing sets as it
+                    # has outputs for; the sizes of freed memory to poison.
+                    poison = sorted({m["nbytes"] for metas, _ in ref.outputs.values() for m in metas})[-4:]
+                    protocol.send(sock, {"type": "go", "timing_seeds": seeds["timing"][: ref.timing_sets],
+                                         "poison_sizes": poison})
                     phase, phase_t0 = "correctness", time.monotonic()
                     deadline = phase_t0 + req["timeout_s"]
                 elif t == "outputs":
@@ -617,22 +723,21 @@ class Runner:
                     if not req.get("time", True) or ref.timing is None:
                         protocol.send(sock, {"type": "skip"})
                         continue
-                    grant = self._timing_grant(device, timing_slot, pid)
-                    grant.__enter__()
-                    contended_before = self._contention_probe(device, pid)
-                    protocol.send(sock, {"type": "go"})
                     phase, phase_t0 = "timing", time.monotonic()
-                    deadline = phase_t0 + req["timeout_s"] + float(req["timing_budget_s"])
-                elif t == "times":
-                    cand_times = h
-                    if h.get("patched"):
-                        outcome, error = "incorrect", "rejected: candidate replaced " + ", ".join(h["patched"])
+                    # Before the exclusive hold: starting a timer again needs a shared one.
+                    timer = self._reference_timer(ref, req, device, num_threads, timing_slot) \
+                        if req.get("reference_timing", "paired") == "paired" else None
+                    grant = self._timing_grant(device, timing_slot)
+                    grant.__enter__()
+                    protocol.send(sock, {"type": "go"})
+                    deadline = time.monotonic() + req["timeout_s"] + float(req["timing_budget_s"])
+                elif t == "timer_ready":
+                    limit = req["timeout_s"] + float(req["timing_budget_s"])
+                    cand_times, ref_times = self._measure_candidate(sock, pid, timer, req, device, limit, result)
+                    if cand_times.get("patched"):
+                        outcome, error = "incorrect", "rejected: candidate replaced " + ", ".join(cand_times["patched"])
                         result["flags"].append("monkeypatch")
                         break
-                    if self._contended(device, contended_before, self._contention_probe(device, pid)):
-                        result["flags"].append("contended")
-                    result["timing_paused_processes"] = quiet.stopped_count()
-                    protocol.send(sock, {"type": "ok"})
                 elif t == "done" and h["phase"] == "timing":
                     grant.__exit__(None, None, None)
                     grant = None
@@ -658,6 +763,8 @@ class Runner:
         except TimeoutError:
             limit = req["compile_timeout_s"] if phase == "compile" else req["timeout_s"]
             outcome, error = "timeout", f"timed out after {limit:g}s during {phase}"
+        except _ChildError as e:
+            outcome, error = e.outcome, e.error + (_tail_suffix(log, 3) if e.outcome == "crashed" else "")
         except (protocol.ProtocolError, OSError, ValueError, KeyError, TypeError) as e:
             outcome, error = "crashed", f"lost contact with the candidate during {phase}: {e}" + _tail_suffix(log, 4)
         finally:
@@ -669,6 +776,9 @@ class Runner:
             shutil.rmtree(tmpdir, ignore_errors=True)
         result["correct_trials"] = correct_trials
         result["trials"] = req["correctness_trials"]
+        if ref is None or ref.error:                # failed before its checks began
+            _finish(result, outcome, error)
+            return
         result["max_abs_diff"] = max_diff if correct_trials or outcome == "incorrect" else None
         result["robust"] = (all(robust) if robust else None)
         if result["robust"] is False:
@@ -679,11 +789,56 @@ class Runner:
                for (tag, _), (_, tensors) in ref.outputs.items() if tag == "correct"):
             result["flags"].append("reference_output_tiny")
         if outcome == "correct" and cand_times is not None and ref.timing is not None:
-            self._speedup(result, cand_times, ref, device)
+            self._speedup(result, cand_times, ref_times or ref.timing, device)
+            result["reference_timing"] = "paired" if ref_times else "cached"
+            result["reference_cached_ms"] = verdict.stats(ref.timing["ms"])
         result["reference_cached"] = bool(ref.timing_cached)
         if ref.drift is not None:
             result["reference_drift"] = ref.drift
         _finish(result, outcome, error)
+
+    def _measure_candidate(self, sock, pid: int, timer: _Timer | None, req: dict, device: str, limit: float,
+                           result: dict) -> tuple[dict, dict | None]:
+        """Times the candidate (its child has sent timer_ready), paired with
+        the reference's live timer when there is one: their blocks alternate
+        in one window while every other child is paused. Returns the
+        candidate's times and the reference's (None: the cached timing
+        applies)."""
+        is_cuda = device.startswith("cuda")
+        before = self._contention_probe(device, pid)
+        t0 = time.monotonic()
+        ref_times = None
+        if timer is not None:
+            with timer.lock, quiet.timing([timer.pid, pid]):
+                try:
+                    # The candidate first: its warm-up also wakes the GPU for a
+                    # reused timer, which warmed up when it was first used.
+                    cand_side, ref_side = measure.run([sock, timer.sock], req, lambda: t0 + limit, is_cuda,
+                                                      end=[True, False])
+                    ref_times = {"ms": ref_side["ms"], "host_ms": ref_side["host_ms"]}
+                except measure.TimingFailed as e:
+                    if e.side == 0:
+                        raise _ChildError(*_child_failure(e.header))
+                    timer.dead = True
+                    cand_side = None
+                except OSError:
+                    timer.dead = True
+                    cand_side = None
+            if timer.dead:
+                result["flags"].append("reference_timer_lost")
+        if ref_times is None:
+            with quiet.timing(pid):
+                try:
+                    (cand_side,) = measure.run([sock], req, lambda: t0 + limit, is_cuda)
+                except measure.TimingFailed as e:
+                    raise _ChildError(*_child_failure(e.header))
+        if self._contended(device, before, self._contention_probe(device, pid)):
+            result["flags"].append("contended")
+        result["timing_paused_processes"] = quiet.stopped_count()
+        cand = {"ms": cand_side["ms"], "host_ms": cand_side["host_ms"], "patched": cand_side["patched"],
+                "method": timer.method if timer is not None else (
+                    "cuda_event+l2_flush+rotated_inputs" if is_cuda else "perf_counter+rotated_inputs")}
+        return cand, ref_times
 
     @staticmethod
     def _kernel_flags(req: dict, result: dict, names, ref_names) -> None:
@@ -701,8 +856,8 @@ class Runner:
             # A "kernel" candidate that launches only what the reference launches.
             result["flags"].append("reference_equivalent")
 
-    def _speedup(self, result: dict, cand: dict, ref: ReferenceData, device: str) -> None:
-        c_ms, r_ms = cand["ms"], ref.timing["ms"]
+    def _speedup(self, result: dict, cand: dict, ref_timing: dict, device: str) -> None:
+        c_ms, r_ms = cand["ms"], ref_timing["ms"]
         result["timing_method"] = cand["method"]
         c_ev, c_host = verdict.stats(c_ms), verdict.stats(cand["host_ms"])
         if device.startswith("cuda"):
@@ -712,7 +867,7 @@ class Runner:
             result["event_host_gap_ms"] = gap
             if gap > 0.05 and c_host["median"] > 1.5 * c_ev["median"]:
                 result["flags"].append("event_host_gap")
-                c_ms, r_ms = cand["host_ms"], ref.timing.get("host_ms") or r_ms
+                c_ms, r_ms = cand["host_ms"], ref_timing.get("host_ms") or r_ms
                 result["timing_method"] += " (host time used)"
         result["candidate_ms"] = verdict.stats(c_ms)
         result["reference_ms"] = verdict.stats(r_ms)
@@ -775,6 +930,16 @@ def harness_light_mark() -> str:
 
 
 _CHILD_OUTCOMES = {"compile_error", "runtime_error", "incorrect", "crashed"}
+
+
+def _child_failure(h: dict) -> tuple[str, str]:
+    """(outcome, error) of a child's error or exit message met while timing."""
+    if h.get("type") == "error":
+        outcome = h.get("outcome") if h.get("outcome") in _CHILD_OUTCOMES else "runtime_error"
+        return outcome, str(h.get("error") or outcome)[:800]
+    if h.get("type") == "exit" and h.get("signal"):
+        return "crashed", f"crashed: killed by {_signal_name(h['signal'])} during timing"
+    return "crashed", f"lost the candidate during timing: {str(h)[:200]}"
 
 
 def _tail_suffix(log: str, n: int = 4) -> str:

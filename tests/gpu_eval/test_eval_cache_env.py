@@ -58,7 +58,14 @@ def test_reference_timing_cached_on_second_evaluation():
     assert first["reference_cached"] is False
     assert second["reference_cached"] is True
     assert len(cache) == 1
-    assert second["reference_ms"] == first["reference_ms"]
+    assert second["reference_cached_ms"] == first["reference_cached_ms"]
+    # The speedup pairs the candidate with the reference timed beside it.
+    assert second["reference_timing"] == "paired"
+    assert second["speedup"] == second["reference_ms"]["median"] / second["candidate_ms"]["median"]
+    # Asked to, the cached timing alone serves.
+    cached = evaluate(_req(REFERENCE, CORRECT, seed=4, reference_timing="cached"), reference_cache=cache)
+    assert cached["reference_timing"] == "cached"
+    assert cached["reference_ms"] == first["reference_cached_ms"]
     # A different thread count is different hardware: no hit.
     third = evaluate(_req(REFERENCE, CORRECT, seed=3, num_threads=2), reference_cache=cache)
     assert third["reference_cached"] is False

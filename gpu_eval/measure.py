@@ -1,0 +1,93 @@
+"""Drives timings from the parent: blocks of timed calls, interleaved.
+
+Each timing child holds its model and input sets and runs the number of
+timed calls the parent asks for ("block"). With two children (the trusted
+reference and the candidate) the parent alternates their blocks inside one
+exclusive hold of the device, so both are measured under the same
+conditions: on a machine whose speed drifts (a virtual machine's host
+cores, GPU clocks) the drift then moves both sides alike and the speedup,
+a ratio, stays put, where timing the candidate now against a reference
+timed minutes earlier carried the drift into the speedup.
+"""
+from __future__ import annotations
+
+import math
+import statistics
+import time
+
+from . import protocol
+
+BLOCK_S = 0.01          # aim for blocks of about this long, so the sides interleave finely
+MAX_BLOCK = 256
+GPU_MIN_TIMING_S = 0.1  # measure at least this long (after warm-up): a few calls of a short kernel are noise
+
+
+class TimingFailed(Exception):
+    """A timing child answered something other than its times."""
+
+    def __init__(self, side: int, header: dict):
+        super().__init__(str(header.get("error") or header))
+        self.side, self.header = side, header
+
+
+def enough(sides: list[dict], min_n: int, max_n: int, budget_s: float, elapsed_s: float,
+           min_s: float) -> bool:
+    """Stop rule over all sides: each has min_n trials and the minimum time
+    has passed; then stop when every side's relative standard error is
+    under 1%, the budget is spent, or a side reached max_n trials."""
+    ns = [len(s["ms"]) for s in sides]
+    if min(ns) < min_n:
+        return False
+    if max(ns) >= max_n or elapsed_s > budget_s:
+        return True
+    if elapsed_s < min(min_s, budget_s):
+        return False
+    return all(_rse(s["ms"]) < 0.01 for s in sides)
+
+
+def _rse(ms: list[float]) -> float:
+    n = len(ms)
+    mean = sum(ms) / n
+    if mean <= 0 or n < 2:
+        return 0.0 if mean <= 0 else math.inf
+    var = sum((t - mean) ** 2 for t in ms) / (n - 1)
+    return math.sqrt(var / n) / mean
+
+
+def run(socks: list, req: dict, deadline_fn, is_cuda: bool, max_n: int = 1000,
+        end: bool | list = True) -> list[dict]:
+    """Alternate blocks over the children behind `socks` (each already sent
+    "timer_ready") until `enough`; then tell each to end (`end`: all, none,
+    or a flag per side; a child not told stays ready for more). Returns per side
+    {"ms": [...], "host_ms": [...], "patched": [...]}."""
+    sides = [{"ms": [], "host_ms": [], "patched": []} for _ in socks]
+    block = [1] * len(socks)
+    min_n, budget = int(req["timing_trials"]), float(req["timing_budget_s"])
+    max_n = max(min_n, max_n)
+    min_s = GPU_MIN_TIMING_S if is_cuda else 0.0
+    t0 = None
+    while True:
+        for i, sock in enumerate(socks):
+            protocol.send(sock, {"type": "block", "n": block[i]})
+            h, plen = protocol.recv_header(sock, deadline_fn())
+            if plen:
+                protocol.recv_payload(sock, plen, deadline_fn())
+            if h.get("type") != "block_times":
+                raise TimingFailed(i, h)
+            sides[i]["ms"].extend(h["ms"])
+            sides[i]["host_ms"].extend(h["host_ms"])
+            sides[i]["patched"] = h.get("patched") or []
+            if sides[i]["patched"]:
+                return sides
+            per_call_s = max(1e-6, statistics.median(h["ms"]) / 1e3)
+            block[i] = max(1, min(MAX_BLOCK, int(BLOCK_S / per_call_s)))
+        if t0 is None:
+            t0 = time.monotonic()           # after the first blocks, which include the warm-ups
+            continue
+        if enough(sides, min_n, max_n, budget, time.monotonic() - t0, min_s):
+            break
+    ends = end if isinstance(end, list) else [end] * len(socks)
+    for sock, stop in zip(socks, ends):
+        if stop:
+            protocol.send(sock, {"type": "end"})
+    return sides
