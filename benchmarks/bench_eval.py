@@ -331,7 +331,7 @@ def main() -> int:
     p.add_argument("--fidelity-cached-ids", default="",
                    help="of those, kernels also repeated against the cached reference timing alone")
     p.add_argument("--reps", type=int, default=10)
-    p.add_argument("--workers", type=int, default=os.cpu_count() or 8)
+    p.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 8))
     p.add_argument("--seed", type=int, default=0, help="kernel sample seed")
     p.add_argument("--budget-s", type=float, default=560, help="the baseline stops at this many seconds")
     p.add_argument("--ours-budget-s", type=float, default=1800, help="stop waiting for our evaluations then")

@@ -55,6 +55,15 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown cpu"
 
 
+def usable_cores() -> int:
+    """Cores this process may run on (its affinity, e.g. under taskset or a
+    container's cpuset), not the machine's count."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
 def default_threads() -> int:
     try:
         n = len(os.sched_getaffinity(0))

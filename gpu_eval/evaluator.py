@@ -36,10 +36,10 @@ class Evaluator:
     def __init__(self, max_workers: int | None = None, reference_cache=None, *,
                  build_cache: str | None = None):
         if max_workers is None:
-            max_workers = max(2, min(16, os.cpu_count() or 2))
+            max_workers = max(2, min(16, environment.usable_cores()))
         self.max_workers = int(max_workers)
         self._runner = Runner(reference_cache=reference_cache, build_cache=build_cache,
-                              max_jobs=max(1, (os.cpu_count() or 1) // max(1, self.max_workers // 2)),
+                              max_jobs=max(1, environment.usable_cores() // max(1, self.max_workers // 2)),
                               concurrent_checks=self.max_workers)
         self._pool = concurrent.futures.ThreadPoolExecutor(self.max_workers, thread_name_prefix="sgs-eval")
         self._seen: dict[str, concurrent.futures.Future] = {}

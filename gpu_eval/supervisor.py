@@ -50,6 +50,7 @@ class ReferenceData:
     key: str | None = None
     error: str | None = None
     timer: "_Timer | None" = None                      # live reference child serving timing blocks
+    hardware: str = ""
     users: int = 0                                     # evaluations using this reference now
 
 
@@ -103,7 +104,7 @@ class Runner:
         self.root = tempfile.mkdtemp(prefix="sgs-eval-")
         self.build_cache = build_cache or os.environ.get("SGS_BUILD_CACHE") or os.path.join(
             os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "sgs", "builds")
-        self.max_jobs = max_jobs or max(1, min(8, os.cpu_count() or 1))
+        self.max_jobs = max_jobs or max(1, min(8, environment.usable_cores()))
         self.concurrent_checks = max(1, int(concurrent_checks))
         self._refs: dict[str, ReferenceData] = {}
         self._ref_locks: dict[str, threading.Lock] = {}
@@ -443,7 +444,9 @@ class Runner:
                     protocol.send(sock, {"type": "go" if req.get("time", True) else "skip"})
                 elif t == "timer_ready":
                     timer = _Timer(pid, sock, log, h.get("method"), h.get("sets", 2))
-                    if timing_only is None:
+                    ref.hardware = hardware
+                    if timing_only is None and req.get("reference_timing") == "cached":
+                        # Paired timings fill the cache from their reference side instead.
                         self._time_reference(ref, timer, req, device, hardware, timing_slot)
                     ref.timer, keep = timer, True
                     break
@@ -495,16 +498,20 @@ class Runner:
                         timing_slot) -> None:
         """Times the reference alone for the cache (on a miss, or when the
         cached timing is older than REFERENCE_RETIME_S: drift recorded)."""
-        stale = (ref.timing_cached and
-                 time.time() - float(ref.timing.get("timed_at", 0)) > REFERENCE_RETIME_S)
-        if ref.timing is not None and not stale:
+        if not _needs_timing(ref):
             return
-        old = ref.timing if stale else None
         limit = req["timeout_s"] + float(req["timing_budget_s"])
         with self._timing_grant(device, timing_slot), quiet.timing(timer.pid):
             t0 = time.monotonic()
             (side,) = measure.run([timer.sock], req, lambda: t0 + limit, device.startswith("cuda"), end=False)
-        ref.timing = {"ms": side["ms"], "host_ms": side["host_ms"], "method": timer.method,
+        self._store_reference_timing(ref, side, timer.method, hardware)
+
+    def _store_reference_timing(self, ref: ReferenceData, side: dict, method: str, hardware: str) -> None:
+        """A fresh timing of the reference (alone, or the reference side of a
+        paired timing) becomes the cached one; against a stale cached one
+        the drift is recorded."""
+        old = ref.timing if ref.timing_cached else None
+        ref.timing = {"ms": side["ms"], "host_ms": side["host_ms"], "method": method,
                       "timed_at": time.time(), "hardware": hardware}
         ref.timing_cached = False
         if old:
@@ -720,13 +727,13 @@ class Runner:
                     held_shared = None
                     phases["correctness_s"] = round(time.monotonic() - phase_t0, 3)
                 elif t == "want" and h["phase"] == "timing":
-                    if not req.get("time", True) or ref.timing is None:
-                        protocol.send(sock, {"type": "skip"})
-                        continue
                     phase, phase_t0 = "timing", time.monotonic()
                     # Before the exclusive hold: starting a timer again needs a shared one.
                     timer = self._reference_timer(ref, req, device, num_threads, timing_slot) \
-                        if req.get("reference_timing", "paired") == "paired" else None
+                        if req.get("time", True) and req["reference_timing"] == "paired" else None
+                    if not req.get("time", True) or (ref.timing is None and timer is None):
+                        protocol.send(sock, {"type": "skip"})
+                        continue
                     grant = self._timing_grant(device, timing_slot)
                     grant.__enter__()
                     protocol.send(sock, {"type": "go"})
@@ -734,14 +741,19 @@ class Runner:
                 elif t == "timer_ready":
                     limit = req["timeout_s"] + float(req["timing_budget_s"])
                     cand_times, ref_times = self._measure_candidate(sock, pid, timer, req, device, limit, result)
+                    # The device is free again: the timed calls' outputs are
+                    # checked without holding up other timings.
+                    grant.__exit__(None, None, None)
+                    grant = None
+                    phases["timing_s"] = round(time.monotonic() - phase_t0, 3)
+                    if ref_times is not None and _needs_timing(ref):
+                        self._store_reference_timing(ref, ref_times, cand_times["method"], ref.hardware)
                     if cand_times.get("patched"):
                         outcome, error = "incorrect", "rejected: candidate replaced " + ", ".join(cand_times["patched"])
                         result["flags"].append("monkeypatch")
                         break
                 elif t == "done" and h["phase"] == "timing":
-                    grant.__exit__(None, None, None)
-                    grant = None
-                    phases["timing_s"] = round(time.monotonic() - phase_t0, 3)
+                    pass
                 elif t == "bye":
                     outcome = "correct"
                 elif t == "error":
@@ -810,6 +822,7 @@ class Runner:
         ref_times = None
         if timer is not None:
             with timer.lock, quiet.timing([timer.pid, pid]):
+                result["timing_paused_processes"] = quiet.stopped_count()
                 try:
                     # The candidate first: its warm-up also wakes the GPU for a
                     # reused timer, which warmed up when it was first used.
@@ -828,13 +841,13 @@ class Runner:
                 result["flags"].append("reference_timer_lost")
         if ref_times is None:
             with quiet.timing(pid):
+                result["timing_paused_processes"] = quiet.stopped_count()
                 try:
                     (cand_side,) = measure.run([sock], req, lambda: t0 + limit, is_cuda)
                 except measure.TimingFailed as e:
                     raise _ChildError(*_child_failure(e.header))
         if self._contended(device, before, self._contention_probe(device, pid)):
             result["flags"].append("contended")
-        result["timing_paused_processes"] = quiet.stopped_count()
         cand = {"ms": cand_side["ms"], "host_ms": cand_side["host_ms"], "patched": cand_side["patched"],
                 "method": timer.method if timer is not None else (
                     "cuda_event+l2_flush+rotated_inputs" if is_cuda else "perf_counter+rotated_inputs")}
@@ -892,6 +905,13 @@ def _siblings(cpu: int) -> set[int]:
         if lo.isdigit():
             out.update(range(int(lo), int(hi or lo) + 1))
     return out
+
+
+def _needs_timing(ref: ReferenceData) -> bool:
+    """No timing yet, or a cached one older than REFERENCE_RETIME_S."""
+    if ref.timing is None:
+        return True
+    return ref.timing_cached and time.time() - float(ref.timing.get("timed_at", 0)) > REFERENCE_RETIME_S
 
 
 def _recv_header(sock, deadline: float, since: float):
