@@ -5,7 +5,6 @@ import concurrent.futures
 import contextlib
 import hashlib
 import json
-import os
 import threading
 
 from . import environment
