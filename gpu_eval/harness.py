@@ -467,12 +467,23 @@ def _light_header_builds(ext_dir: str, record: list) -> None:
     orig = getattr(cpp_ext.load_inline, "__wrapped__", cpp_ext.load_inline)
     shim = os.path.join(ext_dir, "sgs_light_include")
     mark = os.path.join(ext_dir, "sgs_light_failed")
+    header = os.path.join(shim, "torch", "extension.h")
     try:
-        os.makedirs(os.path.join(shim, "torch"), exist_ok=True)
-        with open(os.path.join(shim, "torch", "extension.h"), "w") as f:
-            f.write(LIGHT_EXTENSION_H)
+        os.makedirs(os.path.dirname(header), exist_ok=True)
+        with open(header) as f:
+            current = f.read()
     except OSError:
-        return
+        current = None
+    if current != LIGHT_EXTENSION_H:
+        # Written once per cache entry: a fresher header would make ninja
+        # rebuild what the entry holds already. Atomic for concurrent builders.
+        try:
+            tmp = f"{header}.{os.getpid()}.tmp"
+            with open(tmp, "w") as f:
+                f.write(LIGHT_EXTENSION_H)
+            os.replace(tmp, header)
+        except OSError:
+            return
     sig = inspect.signature(orig)
 
     @functools.wraps(orig)
@@ -498,6 +509,13 @@ def _light_header_builds(ext_dir: str, record: list) -> None:
                 open(mark, "w").close()
             except OSError:
                 pass
+            # Build the full version under the plain name (version 0), as a
+            # later process that skips the light attempt will ask for it; a
+            # bumped "_v1" name would make that process build it all again.
+            versioner = getattr(cpp_ext, "JIT_EXTENSION_VERSIONER", None)
+            entries = getattr(versioner, "entries", None)
+            if isinstance(entries, dict):
+                entries.pop(light.get("name"), None)
         record.append("full")
         return orig(*args, **kwargs)
 

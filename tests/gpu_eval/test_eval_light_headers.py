@@ -41,7 +41,9 @@ def results(tmp_path_factory):
     with Evaluator(max_workers=2, reference_cache=MemoryReferenceCache(), build_cache=build) as ev:
         futs = {"ok": ev.submit(_req(TENSOR_API)), "fallback": ev.submit(_req(NEEDS_FRONTEND))}
         out = {k: f.result(timeout=600) for k, f in futs.items()}
-        # The same source again: the mark in its cache entry skips the light attempt.
+        # The same sources again: the cache entries answer (for the second, its
+        # mark skips the light attempt), nothing is compiled again.
+        out["ok_again"] = ev.submit(_req(TENSOR_API, seed=8)).result(timeout=600)
         out["again"] = ev.submit(_req(NEEDS_FRONTEND, seed=8)).result(timeout=600)
     return out
 
@@ -50,11 +52,16 @@ def test_tensor_api_source_builds_with_light_header(results):
     r = results["ok"]
     assert r["outcome"] == "correct", r["error"]
     assert r["build_headers"] == ["light"]
+    again = results["ok_again"]
+    assert again["outcome"] == "correct" and again["build_headers"] == ["light"]
+    assert again["phases"]["compile_s"] < r["phases"]["compile_s"] / 4      # loaded, not rebuilt
 
 
 def test_source_needing_full_header_falls_back_and_is_correct(results):
     r = results["fallback"]
     assert r["outcome"] == "correct", r["error"]
     assert r["build_headers"] == ["full"]
-    assert results["again"]["outcome"] == "correct"
-    assert results["again"]["build_headers"] == ["full"]
+    again = results["again"]
+    assert again["outcome"] == "correct"
+    assert again["build_headers"] == ["full"]
+    assert again["phases"]["compile_s"] < r["phases"]["compile_s"] / 4
