@@ -372,6 +372,9 @@ class Runner:
     def release_reference(self, ref: ReferenceData) -> None:
         with self._lock:
             ref.users -= 1
+            orphan = ref.users == 0 and not any(r is ref for r in self._refs.values())
+        if orphan:                                  # evicted while in use: nobody can reach its timer
+            self._drop_timer(ref)
         self._trim_timers()
 
     def _seeds(self, req: dict, device: str) -> dict:
