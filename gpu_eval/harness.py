@@ -428,8 +428,9 @@ class Child:
         while True:
             msg = self.wait()
             if msg.get("type") == "block":
-                ms, host = timer.block(int(msg.get("n") or 1))
-                self.send({"type": "block_times", "ms": ms, "host_ms": host, "patched": patched_names()})
+                ms, host, enqueue = timer.block(int(msg.get("n") or 1))
+                self.send({"type": "block_times", "ms": ms, "host_ms": host, "enqueue_ms": enqueue,
+                           "patched": patched_names()})
             elif msg.get("type") == "end":
                 break
         if self.role == "candidate":
@@ -561,10 +562,13 @@ class _Timer:
                 self.child.run_once(self.sets[w % len(self.sets)])
         self.warm = True
 
-    def block(self, n: int) -> tuple[list, list]:
+    def block(self, n: int) -> tuple[list, list, list]:
+        """n timed calls: event times, host times (to after a device-wide
+        synchronize) and, on a GPU, enqueue times (to when the call returned
+        to Python, before any wait for the GPU)."""
         if not self.warm:
             self._warmup()
-        times, host = [], []
+        times, host, enqueue = [], [], []
         for _ in range(max(1, n)):
             k = self.i % len(self.sets)
             if self.is_cuda:
@@ -574,11 +578,13 @@ class _Timer:
                 _Event_record(self.events[0], self.stream)
                 with _no_grad():
                     out = self.model(*self.sets[k])
+                h_enq = _perf_ns()
                 _Event_record(self.events[1], self.stream)
                 _cuda_sync()                            # device-wide: side streams included
                 h1 = _perf_ns()
                 times.append(_Event_elapsed(self.events[0], self.events[1]))
                 host.append((h1 - h0) / 1e6)
+                enqueue.append((h_enq - h0) / 1e6)
             else:
                 h0 = _perf_ns()
                 with _no_grad():
@@ -588,7 +594,7 @@ class _Timer:
                 host.append(times[-1])
             self.last[k] = out
             self.i += 1
-        return times, host
+        return times, host, enqueue
 
 
 def _is_fatal(exc: BaseException) -> bool:

@@ -60,7 +60,7 @@ def run(socks: list, req: dict, deadline_fn, is_cuda: bool, max_n: int = 1000,
     "timer_ready") until `enough`; then tell each to end (`end`: all, none,
     or a flag per side; a child not told stays ready for more). Returns per side
     {"ms": [...], "host_ms": [...], "patched": [...]}."""
-    sides = [{"ms": [], "host_ms": [], "patched": []} for _ in socks]
+    sides = [{"ms": [], "host_ms": [], "enqueue_ms": [], "patched": []} for _ in socks]
     block = [1] * len(socks)
     min_n, budget = int(req["timing_trials"]), float(req["timing_budget_s"])
     max_n = max(min_n, max_n)
@@ -76,6 +76,7 @@ def run(socks: list, req: dict, deadline_fn, is_cuda: bool, max_n: int = 1000,
                 raise TimingFailed(i, h)
             sides[i]["ms"].extend(h["ms"])
             sides[i]["host_ms"].extend(h["host_ms"])
+            sides[i]["enqueue_ms"].extend(h.get("enqueue_ms") or [])
             sides[i]["patched"] = h.get("patched") or []
             if sides[i]["patched"]:
                 return sides

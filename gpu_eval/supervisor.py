@@ -514,7 +514,8 @@ class Runner:
         paired timing) becomes the cached one; against a stale cached one
         the drift is recorded."""
         old = ref.timing if ref.timing_cached else None
-        ref.timing = {"ms": side["ms"], "host_ms": side["host_ms"], "method": method,
+        ref.timing = {"ms": side["ms"], "host_ms": side["host_ms"], "enqueue_ms": side.get("enqueue_ms") or [],
+                      "method": method,
                       "timed_at": time.time(), "hardware": hardware}
         ref.timing_cached = False
         if old:
@@ -831,7 +832,8 @@ class Runner:
                     # reused timer, which warmed up when it was first used.
                     cand_side, ref_side = measure.run([sock, timer.sock], req, lambda: t0 + limit, is_cuda,
                                                       end=[True, False])
-                    ref_times = {"ms": ref_side["ms"], "host_ms": ref_side["host_ms"]}
+                    ref_times = {"ms": ref_side["ms"], "host_ms": ref_side["host_ms"],
+                                 "enqueue_ms": ref_side["enqueue_ms"]}
                 except measure.TimingFailed as e:
                     if e.side == 0:
                         raise _ChildError(*_child_failure(e.header))
@@ -851,7 +853,8 @@ class Runner:
                     raise _ChildError(*_child_failure(e.header))
         if self._contended(device, before, self._contention_probe(device, pid)):
             result["flags"].append("contended")
-        cand = {"ms": cand_side["ms"], "host_ms": cand_side["host_ms"], "patched": cand_side["patched"],
+        cand = {"ms": cand_side["ms"], "host_ms": cand_side["host_ms"], "enqueue_ms": cand_side["enqueue_ms"],
+                "patched": cand_side["patched"],
                 "method": timer.method if timer is not None else (
                     "cuda_event+l2_flush+rotated_inputs" if is_cuda else "perf_counter+rotated_inputs")}
         return cand, ref_times
@@ -885,6 +888,16 @@ class Runner:
                 result["flags"].append("event_host_gap")
                 c_ms, r_ms = cand["host_ms"], ref_timing.get("host_ms") or r_ms
                 result["timing_method"] += " (host time used)"
+            # One side paced by the host's launches, the other by the GPU: the
+            # speedup moves with the host's speed, which pairing cannot hold.
+            cand_hb = verdict.host_bound(cand["ms"], cand.get("enqueue_ms") or [])
+            ref_hb = verdict.host_bound(ref_timing["ms"], ref_timing.get("enqueue_ms") or [])
+            if cand_hb:
+                result["flags"].append("host_bound_candidate")
+            if ref_hb:
+                result["flags"].append("host_bound_reference")
+            if cand_hb is not None and ref_hb is not None and cand_hb != ref_hb:
+                result["flags"].append("speedup_host_dependent")
         result["candidate_ms"] = verdict.stats(c_ms)
         result["reference_ms"] = verdict.stats(r_ms)
         cm, rm = result["candidate_ms"]["median"], result["reference_ms"]["median"]

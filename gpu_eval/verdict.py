@@ -91,6 +91,20 @@ def compare(cand: list, ref: list, atol, rtol, atol_scale: float = 1.0) -> tuple
     return True, worst, None
 
 
+HOST_BOUND_SHARE = 0.5
+
+
+def host_bound(event_ms: list[float], enqueue_ms: list[float]) -> bool | None:
+    """Whether a model's GPU time follows the host: when handing its work to
+    the GPU (the Python call returning) takes more than half of the time
+    the GPU spends on it, the GPU waits for the host's launches, and the
+    time moves with the host core's speed. None without enqueue times."""
+    if not event_ms or not enqueue_ms:
+        return None
+    ev, enq = statistics.median(event_ms), statistics.median(enqueue_ms)
+    return ev > 0 and enq > HOST_BOUND_SHARE * ev
+
+
 def zero_would_pass(ref: list, atol, rtol) -> bool:
     """True when an all-zero output would pass: the tolerance says nothing."""
     import torch
