@@ -533,9 +533,13 @@ class Runner:
         fresh = self._run_reference(req, device, num_threads, timing_slot, timing_only=ref)
         if fresh.error or fresh.timer is None:
             return None
+        stale = None
         with self._lock:
             if ref.timer is None or ref.timer.dead:
+                stale = ref.timer
                 ref.timer, fresh.timer = fresh.timer, None
+        if stale is not None:                       # a timer that failed: its process goes too
+            self._reap(stale.pid, stale.sock)
         if fresh.timer is not None:                 # another evaluation started one meanwhile
             self._drop_timer(fresh)
         return ref.timer
