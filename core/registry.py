@@ -5,9 +5,19 @@ module plus one `register(...)` line in its package's ``__init__``.
 """
 from __future__ import annotations
 
-from typing import Callable, Generic, TypeVar
+import importlib
+from typing import Any, Callable, Generic, TypeVar
 
 T = TypeVar("T")
+
+
+def lazy(module: str, attr: str | None = None) -> Callable[[], Any]:
+    """A loader that imports `module` (absolute name) on first use and gives
+    the module, or its attribute `attr`: `REG.register(name, lazy(...))`."""
+    def load():
+        mod = importlib.import_module(module)
+        return getattr(mod, attr) if attr else mod
+    return load
 
 
 class UnknownName(LookupError):

@@ -23,39 +23,32 @@ from pathlib import Path
 
 from . import protocol
 
-_BOOT = r"""
-import os, sys, types, importlib.util
-fd, pkg = int(sys.argv[1]), sys.argv[2]
+# Run before either entry point: import sgs.gpu_eval, mapping its folder
+# (the last argument) as that package where sgs is not installed.
+_PRELUDE = r"""
+import os, sys, types, importlib.util, socket
 try:
-    import sgs.gpu_eval.forkserver as fs
+    import sgs.gpu_eval
 except ImportError:
-    # Not installed as a package here: map the folder as sgs.gpu_eval.
+    pkg = sys.argv[-1]
     if "sgs" not in sys.modules:
         m = types.ModuleType("sgs"); m.__path__ = []; sys.modules["sgs"] = m
     spec = importlib.util.spec_from_file_location(
         "sgs.gpu_eval", os.path.join(pkg, "__init__.py"), submodule_search_locations=[pkg])
     mod = importlib.util.module_from_spec(spec); sys.modules["sgs.gpu_eval"] = mod
     spec.loader.exec_module(mod)
-    import sgs.gpu_eval.forkserver as fs
-fs.serve(fd)
+"""
+
+_BOOT = _PRELUDE + r"""
+import sgs.gpu_eval.forkserver as fs
+fs.serve(int(sys.argv[1]))
 """
 
 # A child that starts a fresh interpreter instead of running in the forked
 # copy: for drivers that cannot start in a process forked from the server.
-_CHILD_BOOT = r"""
-import os, sys, types, importlib.util, socket
-fd, log, pkg = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-try:
-    from sgs.gpu_eval import harness
-except ImportError:
-    if "sgs" not in sys.modules:
-        m = types.ModuleType("sgs"); m.__path__ = []; sys.modules["sgs"] = m
-    spec = importlib.util.spec_from_file_location(
-        "sgs.gpu_eval", os.path.join(pkg, "__init__.py"), submodule_search_locations=[pkg])
-    mod = importlib.util.module_from_spec(spec); sys.modules["sgs.gpu_eval"] = mod
-    spec.loader.exec_module(mod)
-    from sgs.gpu_eval import harness
-os._exit(harness.child_main(socket.socket(fileno=fd), log))
+_CHILD_BOOT = _PRELUDE + r"""
+from sgs.gpu_eval import harness
+os._exit(harness.child_main(socket.socket(fileno=int(sys.argv[1])), sys.argv[2]))
 """
 
 _PR_SET_PDEATHSIG = 1

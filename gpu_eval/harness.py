@@ -424,7 +424,7 @@ class Child:
             # keeps the checks' count (it sits on one reserved core).
             torch.set_num_threads(self.cfg["num_threads"])
         timer = _Timer(self, [self.make_inputs(s) for s in self.timing_seeds])
-        self.send({"type": "timer_ready", "method": timer.method, "sets": len(timer.sets)})
+        self.send({"type": "timer_ready"})
         while True:
             msg = self.wait()
             if msg.get("type") == "block":
@@ -540,9 +540,6 @@ class _Timer:
             self.flush = torch.empty(max(2 * l2, 16 << 20) // 4, dtype=torch.int32, device=child.device)
             self.stream = torch.cuda.default_stream()
             self.events = [_cuda_Event(enable_timing=True) for _ in range(2)]
-            self.method = "cuda_event+l2_flush+rotated_inputs"
-        else:
-            self.method = "perf_counter+rotated_inputs"
 
     def _warmup(self) -> None:
         warmup = int(self.child.req["warmup"])

@@ -22,6 +22,11 @@ MAX_BLOCK = 256
 GPU_MIN_TIMING_S = 0.1  # measure at least this long (after warm-up): a few calls of a short kernel are noise
 
 
+def timing_method(is_cuda: bool) -> str:
+    """How a timing was taken; part of every reference-cache key."""
+    return "cuda_event+l2_flush+rotated_inputs" if is_cuda else "perf_counter+rotated_inputs"
+
+
 class TimingFailed(Exception):
     """A timing child answered something other than its times."""
 
@@ -59,7 +64,7 @@ def run(socks: list, req: dict, deadline_fn, is_cuda: bool, max_n: int = 1000,
     """Alternate blocks over the children behind `socks` (each already sent
     "timer_ready") until `enough`; then tell each to end (`end`: all, none,
     or a flag per side; a child not told stays ready for more). Returns per side
-    {"ms": [...], "host_ms": [...], "patched": [...]}."""
+    {"ms": [...], "host_ms": [...], "enqueue_ms": [...], "patched": [...]}."""
     sides = [{"ms": [], "host_ms": [], "enqueue_ms": [], "patched": []} for _ in socks]
     block = [1] * len(socks)
     min_n, budget = int(req["timing_trials"]), float(req["timing_budget_s"])

@@ -1,16 +1,14 @@
-"""Quiet timings: every other evaluation child is paused while one times.
+"""Quiet timings (opt-in, SGS_QUIET_TIMING=1): every other evaluation child
+is paused while one times.
 
-A timing measures wall time on the device, and for the many kernels whose
-cost is mostly the host launching them (small level-1 operators, models of
-hundreds of small ops) that time follows the speed of the host core: 16
-compilers or a dozen correctness checks on the other cores (siblings on the
-same physical core, a lower turbo clock, memory bandwidth) stretched one and
-the same 12 ms model from 7 to 14 ms between evaluations. So while any child
-holds a timing grant, every other live child of this process, with all of
-its session (compilers, ninja, nvcc), gets SIGSTOP, and SIGCONT when the
-last timing ends. Children timing on other GPUs at the same time keep
-running. Time spent paused is not counted against a child's timeouts
-(`paused_since`).
+While any child holds a timing grant, every other live child of this
+process, with all of its session (compilers, ninja, nvcc), gets SIGSTOP,
+and SIGCONT when the last timing ends. Children timing on other GPUs at the
+same time keep running. Time spent paused is not counted against a child's
+timeouts (`paused_since`). Off by default: on the H200 machine it halved
+throughput, and the drift it was meant to remove (one 12 ms model at 8.4 ms
+in one window, 15.7 ms in another, with everything paused) came from
+outside the evaluator; paired timing (measure.py) cancels that instead.
 
 Process-wide (one registry), as the device locks are.
 """

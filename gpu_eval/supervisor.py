@@ -49,20 +49,19 @@ class ReferenceData:
     drift: float | None = None
     key: str | None = None
     error: str | None = None
-    timer: "_Timer | None" = None                      # live reference child serving timing blocks
-    hardware: str = ""
+    timer: "_ReferenceTimer | None" = None             # live reference child serving timing blocks
+    hardware: str = ""                                 # what its timings are labelled with
+    method: str = ""                                   # how they are taken (measure.timing_method)
     users: int = 0                                     # evaluations using this reference now
 
 
 @dataclass
-class _Timer:
+class _ReferenceTimer:
     """A reference child kept alive after its checks, holding its model and
     timing inputs, to time blocks beside a candidate's (measure.py)."""
     pid: int
     sock: object
     log: str
-    method: str
-    sets: int
     lock: threading.Lock = field(default_factory=threading.Lock)
     dead: bool = False
 
@@ -431,14 +430,13 @@ class Runner:
                     ref.input_spec = h.get("input_spec")
                     ref.input_bytes = h.get("input_bytes", 0)
                     ref.timing_sets = h.get("timing_sets", 2)
-                    method = ("cuda_event+l2_flush+rotated_inputs" if device.startswith("cuda")
-                              else "perf_counter+rotated_inputs")
+                    ref.hardware, ref.method = hardware, measure.timing_method(device.startswith("cuda"))
                     ref.key = reference_key(
                         reference_hash=src_hash(req["reference_src"]), input_spec=ref.input_spec,
                         # The host CPU too: launch-bound references time at its pace.
                         hardware=hardware if device == "cpu" else f"{hardware}; host {environment.cpu_model()}",
                         torch_version=self.versions["torch"],
-                        cuda_version=self.versions["cuda"], method=method, mode=req["mode"],
+                        cuda_version=self.versions["cuda"], method=ref.method, mode=req["mode"],
                         tf32=bool(req.get("tf32")), num_threads=num_threads if device == "cpu" else None)
                     cached = self.reference_cache.get(ref.key) if self.reference_cache is not None else None
                     if cached and cached.get("ms"):
@@ -446,11 +444,10 @@ class Runner:
                 elif t == "want" and h["phase"] == "timing":
                     protocol.send(sock, {"type": "go" if req.get("time", True) else "skip"})
                 elif t == "timer_ready":
-                    timer = _Timer(pid, sock, log, h.get("method"), h.get("sets", 2))
-                    ref.hardware = hardware
+                    timer = _ReferenceTimer(pid, sock, log)
                     if timing_only is None and req.get("reference_timing") == "cached":
                         # Paired timings fill the cache from their reference side instead.
-                        self._time_reference(ref, timer, req, device, hardware, timing_slot)
+                        self._time_reference(ref, timer, req, device, timing_slot)
                     ref.timer, keep = timer, True
                     break
                 elif t == "bye":
@@ -497,7 +494,7 @@ class Runner:
         if h["tag"] == "robust":
             ref.robust_scale[h["index"]] = float(h.get("input_scale") or 1.0)
 
-    def _time_reference(self, ref: ReferenceData, timer: _Timer, req: dict, device: str, hardware: str,
+    def _time_reference(self, ref: ReferenceData, timer: _ReferenceTimer, req: dict, device: str,
                         timing_slot) -> None:
         """Times the reference alone for the cache (on a miss, or when the
         cached timing is older than REFERENCE_RETIME_S: drift recorded)."""
@@ -507,16 +504,15 @@ class Runner:
         with self._timing_grant(device, timing_slot), quiet.timing(timer.pid):
             t0 = time.monotonic()
             (side,) = measure.run([timer.sock], req, lambda: t0 + limit, device.startswith("cuda"), end=False)
-        self._store_reference_timing(ref, side, timer.method, hardware)
+        self._store_reference_timing(ref, side)
 
-    def _store_reference_timing(self, ref: ReferenceData, side: dict, method: str, hardware: str) -> None:
+    def _store_reference_timing(self, ref: ReferenceData, side: dict) -> None:
         """A fresh timing of the reference (alone, or the reference side of a
         paired timing) becomes the cached one; against a stale cached one
         the drift is recorded."""
         old = ref.timing if ref.timing_cached else None
         ref.timing = {"ms": side["ms"], "host_ms": side["host_ms"], "enqueue_ms": side.get("enqueue_ms") or [],
-                      "method": method,
-                      "timed_at": time.time(), "hardware": hardware}
+                      "method": ref.method, "timed_at": time.time(), "hardware": ref.hardware}
         ref.timing_cached = False
         if old:
             ref.drift = verdict.stats(side["ms"])["median"] / verdict.stats(old["ms"])["median"] - 1
@@ -525,7 +521,7 @@ class Runner:
             self.reference_cache.put(ref.key, ref.timing)
 
     def _reference_timer(self, ref: ReferenceData, req: dict, device: str, num_threads: int,
-                         timing_slot) -> _Timer | None:
+                         timing_slot) -> _ReferenceTimer | None:
         """The reference's live timer, started again if it was dropped."""
         timer = ref.timer
         if timer is not None and not timer.dead:
@@ -755,13 +751,11 @@ class Runner:
                     grant = None
                     phases["timing_s"] = round(time.monotonic() - phase_t0, 3)
                     if ref_times is not None and _needs_timing(ref):
-                        self._store_reference_timing(ref, ref_times, cand_times["method"], ref.hardware)
+                        self._store_reference_timing(ref, ref_times)
                     if cand_times.get("patched"):
                         outcome, error = "incorrect", "rejected: candidate replaced " + ", ".join(cand_times["patched"])
                         result["flags"].append("monkeypatch")
                         break
-                elif t == "done" and h["phase"] == "timing":
-                    pass
                 elif t == "bye":
                     outcome = "correct"
                 elif t == "error":
@@ -817,11 +811,11 @@ class Runner:
             result["reference_drift"] = ref.drift
         _finish(result, outcome, error)
 
-    def _measure_candidate(self, sock, pid: int, timer: _Timer | None, req: dict, device: str, limit: float,
+    def _measure_candidate(self, sock, pid: int, timer: _ReferenceTimer | None, req: dict, device: str, limit: float,
                            result: dict) -> tuple[dict, dict | None]:
         """Times the candidate (its child has sent timer_ready), paired with
         the reference's live timer when there is one: their blocks alternate
-        in one window while every other child is paused. Returns the
+        in one window (every other child paused too with quiet timings on). Returns the
         candidate's times and the reference's (None: the cached timing
         applies)."""
         is_cuda = device.startswith("cuda")
@@ -858,9 +852,7 @@ class Runner:
         if self._contended(device, before, self._contention_probe(device, pid)):
             result["flags"].append("contended")
         cand = {"ms": cand_side["ms"], "host_ms": cand_side["host_ms"], "enqueue_ms": cand_side["enqueue_ms"],
-                "patched": cand_side["patched"],
-                "method": timer.method if timer is not None else (
-                    "cuda_event+l2_flush+rotated_inputs" if is_cuda else "perf_counter+rotated_inputs")}
+                "patched": cand_side["patched"], "method": measure.timing_method(is_cuda)}
         return cand, ref_times
 
     @staticmethod

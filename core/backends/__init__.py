@@ -1,36 +1,14 @@
 """Model backends, registered by name (``backend/model`` strings select them)."""
 from __future__ import annotations
 
-from ..registry import Registry
+from ..registry import Registry, lazy
 from .base import Backend, BackendError, Capabilities, Prompt
 
 BACKENDS: Registry = Registry("backend")
-
-
-def _hf():
-    from .hf import HFBackend
-    return HFBackend
-
-
-def _scripted():
-    from .scripted import ScriptedBackend
-    return ScriptedBackend
-
-
-def _openai():
-    from .openai import OpenAIBackend
-    return OpenAIBackend
-
-
-def _tinker():
-    from .tinker import TinkerBackend
-    return TinkerBackend
-
-
-BACKENDS.register("hf", _hf)
-BACKENDS.register("scripted", _scripted)
-BACKENDS.register("openai", _openai)
-BACKENDS.register("tinker", _tinker)
+BACKENDS.register("hf", lazy(f"{__name__}.hf", "HFBackend"))
+BACKENDS.register("scripted", lazy(f"{__name__}.scripted", "ScriptedBackend"))
+BACKENDS.register("openai", lazy(f"{__name__}.openai", "OpenAIBackend"))
+BACKENDS.register("tinker", lazy(f"{__name__}.tinker", "TinkerBackend"))
 
 
 def parse_model_spec(spec: str, default_backend: str = "hf") -> tuple[str, str]:

@@ -31,6 +31,13 @@ class BackendError(RuntimeError):
     """A backend failure a user can act on (one line: dead server, bad key, unknown model)."""
 
 
+def check_counts(backend: str, **counts) -> None:
+    """Options that must be whole numbers >= 1 (max_n, concurrency, ...)."""
+    for label, value in counts.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise BackendError(f"{backend} backend: {label} must be a whole number >= 1, got {value!r}")
+
+
 @runtime_checkable
 class Backend(Protocol):
     name: str               # registry name, e.g. "hf"

@@ -36,7 +36,7 @@ from typing import Iterator
 import httpx
 
 from ..types import Generation, SamplingParams
-from .base import BackendError, Capabilities, Prompt
+from .base import BackendError, Capabilities, Prompt, check_counts
 
 ENDPOINTS = ("chat", "completions")
 LOGPROB_MODES = ("raw", "processed")
@@ -223,9 +223,7 @@ class OpenAIBackend:
         if logprob_mode not in LOGPROB_MODES:
             raise BackendError(f"openai backend: logprob_mode must be one of {', '.join(LOGPROB_MODES)}, "
                                f"got {logprob_mode!r}")
-        for label, value in (("max_n", max_n), ("concurrency", concurrency)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise BackendError(f"openai backend: {label} must be a whole number >= 1, got {value!r}")
+        check_counts("openai", max_n=max_n, concurrency=concurrency)
         if not isinstance(api_key_env, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", api_key_env):
             # Guards against passing the key itself where its variable's name belongs.
             raise BackendError("openai backend: api_key_env must be the NAME of an environment variable")

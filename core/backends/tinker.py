@@ -28,7 +28,7 @@ import time
 from typing import Iterator
 
 from ..types import Generation, SamplingParams
-from .base import BackendError, Capabilities, Prompt
+from .base import BackendError, Capabilities, Prompt, check_counts
 
 KEY_ENV = "TINKER_API_KEY"
 INSTALL_HINT = "the tinker backend needs the Tinker SDK: pip install 'sgs[tinker]'"
@@ -91,9 +91,7 @@ class TinkerBackend:
         if logprobs not in LOGPROB_SOURCES:
             raise BackendError(f"tinker backend: logprobs must be one of {', '.join(LOGPROB_SOURCES)}, "
                                f"got {logprobs!r}")
-        for label, value in (("max_n", max_n), ("concurrency", concurrency)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise BackendError(f"tinker backend: {label} must be a whole number >= 1, got {value!r}")
+        check_counts("tinker", max_n=max_n, concurrency=concurrency)
         self.tinker = import_tinker()
         if service_client is None and not os.environ.get(api_key_env):
             raise BackendError(f"the tinker backend needs a Tinker API key: set ${api_key_env}")

@@ -8,30 +8,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import UserInputError
-from ..registry import Registry
+from ..registry import Registry, lazy
 from .records import BadRecord, ReplayFile, ReplayRecord
 
 REPLAY_FORMATS: Registry = Registry("replay format")
-
-
-def _jsonl():
-    from . import jsonl
-    return jsonl
-
-
-def _actions():
-    from . import actions
-    return actions
-
-
-def _kernelbench_folder():
-    from . import kernelbench_folder
-    return kernelbench_folder
-
-
-REPLAY_FORMATS.register("jsonl", _jsonl)
-REPLAY_FORMATS.register("actions", _actions)
-REPLAY_FORMATS.register("kernelbench-folder", _kernelbench_folder)
+REPLAY_FORMATS.register("jsonl", lazy(f"{__name__}.jsonl"))
+REPLAY_FORMATS.register("actions", lazy(f"{__name__}.actions"))
+REPLAY_FORMATS.register("kernelbench-folder", lazy(f"{__name__}.kernelbench_folder"))
 
 # Sniffing order: the most specific format first (an actions line would never
 # carry `task`, but a plain line might carry extra fields).

@@ -1,19 +1,16 @@
 """Selection strategies over a task's correct samples, registered by name."""
 from __future__ import annotations
 
-from ..registry import Registry
+from ..registry import Registry, lazy
 from .base import Group, Pick, Strategy, correct_groups
 
 STRATEGIES: Registry = Registry("selection strategy")
 
 
 def _load(module: str, cls: str):
-    def loader():
-        import importlib
-
-        return getattr(importlib.import_module(f"{__name__}.{module}"), cls)()
-
-    return loader
+    """A loader giving an instance of the strategy class."""
+    load_class = lazy(f"{__name__}.{module}", cls)
+    return lambda: load_class()()
 
 
 STRATEGIES.register("oracle", _load("oracle", "Oracle"))
