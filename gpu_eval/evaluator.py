@@ -28,19 +28,22 @@ def evaluate(request: dict, *, timing_slot=None, reference_cache=None) -> dict:
 class Evaluator:
     """A pool of evaluations, each in its own fresh child process.
 
-    Correctness checks run in parallel (up to `max_workers` at once); timings
-    on a device run one at a time; identical requests submitted to one
-    Evaluator are evaluated once and share the result."""
+    Up to `max_workers` candidates compile at once. More evaluations than
+    that are under way: those compiled wait for the GPU (checks, then one
+    timing at a time per device) while the next ones compile, so the cores
+    keep compiling while the GPU works through its queue. Identical requests
+    submitted to one Evaluator are evaluated once and share the result."""
 
     def __init__(self, max_workers: int | None = None, reference_cache=None, *,
                  build_cache: str | None = None):
         if max_workers is None:
             max_workers = max(2, min(16, environment.usable_cores()))
         self.max_workers = int(max_workers)
+        self.in_flight = self.max_workers + waiting_room(self.max_workers)
         self._runner = Runner(reference_cache=reference_cache, build_cache=build_cache,
                               max_jobs=max(1, environment.usable_cores() // max(1, self.max_workers // 2)),
-                              concurrent_checks=self.max_workers)
-        self._pool = concurrent.futures.ThreadPoolExecutor(self.max_workers, thread_name_prefix="sgs-eval")
+                              concurrent_checks=self.in_flight, build_slots=self.max_workers)
+        self._pool = concurrent.futures.ThreadPoolExecutor(self.in_flight, thread_name_prefix="sgs-eval")
         self._seen: dict[str, concurrent.futures.Future] = {}
         self._lock = threading.Lock()
         self._closed = False
@@ -78,6 +81,22 @@ class Evaluator:
 
     def __exit__(self, *exc):
         self.close()
+
+
+# GPU memory one compiled evaluation waiting for its turn may hold: its
+# candidate's and its reference's CUDA contexts, models and input sets.
+WAITING_BYTES_PER_EVALUATION = 8 << 30
+
+
+def waiting_room(max_workers: int) -> int:
+    """Evaluations under way beyond those compiling: compiled ones that wait
+    for the GPU, each holding two processes with CUDA contexts. Bounded by
+    the GPUs' memory (a small GPU gets a small room) and by `max_workers`."""
+    gpus = environment.cuda_devices()
+    if not gpus:
+        return max(1, max_workers // 2)
+    memory = sum(int(g.get("total_memory") or 0) for g in gpus)
+    return max(1, min(max_workers, memory // WAITING_BYTES_PER_EVALUATION))
 
 
 @contextlib.contextmanager

@@ -62,6 +62,7 @@ _FATAL_CUDA = ("illegal memory access", "device-side assert", "misaligned addres
 
 
 GPU_WARMUP_NS = 250_000_000
+BUILD_NICE = 10         # niceness of a candidate's compiles (0: as the child)
 GPU_WARMUP_MAX_CALLS = 20_000
 
 
@@ -244,6 +245,7 @@ class Child:
             self.build_headers: list[str] = []
             if self.cfg.get("light_headers", True):
                 _light_header_builds(self.cfg["ext_dir"], self.build_headers)
+            _lower_build_priority(BUILD_NICE)
             try:
                 cand = _load_module("sgs_candidate", cand_path)
             except BaseException as e:
@@ -453,6 +455,36 @@ class Child:
         if self.cfg.get("time", True):
             self.timing()
         self.send({"type": "bye"})
+
+
+class _NiceSubprocess:
+    """torch.utils.cpp_extension's view of the subprocess module: the ninja
+    build it runs (and the compilers under it) starts at a lower priority."""
+
+    def __init__(self, real, nice: int):
+        self._real, self._nice = real, nice
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+    def run(self, *args, **kwargs):
+        if "preexec_fn" not in kwargs:
+            nice = self._nice
+            kwargs["preexec_fn"] = lambda: os.nice(nice)
+        return self._real.run(*args, **kwargs)
+
+
+def _lower_build_priority(nice: int) -> None:
+    """Compiles run niced: while they fill every core, the correctness checks
+    beside them (which hold the GPU while they run, keeping timings waiting)
+    and the parent that compares outputs still get the CPU when they need it.
+    The cores still go to the compiles whenever nothing else wants them."""
+    if nice <= 0 or not hasattr(os, "nice"):
+        return
+    import torch.utils.cpp_extension as cpp_ext
+    real = getattr(cpp_ext, "subprocess", None)
+    if real is not None and not isinstance(real, _NiceSubprocess):
+        cpp_ext.subprocess = _NiceSubprocess(real, nice)
 
 
 def _light_header_builds(ext_dir: str, record: list) -> None:

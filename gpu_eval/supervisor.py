@@ -97,7 +97,7 @@ class Runner:
 
     def __init__(self, reference_cache=None, server: ForkServer | None = None,
                  build_cache: str | None = None, max_jobs: int | None = None,
-                 concurrent_checks: int = 1):
+                 concurrent_checks: int = 1, build_slots: int | None = None):
         self.reference_cache = reference_cache
         self._server = server
         self.root = tempfile.mkdtemp(prefix="sgs-eval-")
@@ -105,6 +105,9 @@ class Runner:
             os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "sgs", "builds")
         self.max_jobs = max_jobs or max(1, min(8, environment.usable_cores()))
         self.concurrent_checks = max(1, int(concurrent_checks))
+        # Candidates compiling at once (None: no limit); a slot is held from
+        # before the reference starts until the candidate has built.
+        self.build_slots = threading.BoundedSemaphore(build_slots) if build_slots else None
         self._refs: dict[str, ReferenceData] = {}
         self._ref_locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
@@ -581,6 +584,11 @@ class Runner:
             if static["reject"]:
                 result["flags"].append("rejected")
                 return _finish(result, "incorrect", "rejected: " + static["reject"])
+            slot = _BuildSlot(self.build_slots if result.get("builds") else None)
+            t_wait = time.monotonic()
+            slot.acquire()
+            if slot.held:
+                result["phases"]["build_slot_wait_s"] = round(time.monotonic() - t_wait, 3)
             box: dict = {}
 
             def run_reference():
@@ -594,8 +602,9 @@ class Runner:
                 return box.get("ref") or ReferenceData(error="reference: evaluator error")
 
             try:
-                self._candidate(req, device, num_threads, wait_reference, result, timing_slot)
+                self._candidate(req, device, num_threads, wait_reference, result, timing_slot, slot)
             finally:
+                slot.release()
                 worker.join()
                 if "ref" in box:
                     self.release_reference(box["ref"])
@@ -613,7 +622,8 @@ class Runner:
                                          info.get("capability")]).encode()).hexdigest()[:24]
         return os.path.join(self.build_cache, key)
 
-    def _candidate(self, req, device, num_threads, wait_reference, result: dict, timing_slot) -> None:
+    def _candidate(self, req, device, num_threads, wait_reference, result: dict, timing_slot,
+                   build_slot: "_BuildSlot | None" = None) -> None:
         """The candidate's child starts (and compiles) while the reference
         is still being run: `wait_reference()` gives the ReferenceData once
         the candidate asks for its checks."""
@@ -645,6 +655,8 @@ class Runner:
                     phase, phase_t0 = "compile", time.monotonic()
                     deadline = phase_t0 + req["compile_timeout_s"]
                 elif t == "phase" and h["phase"] == "compiled":
+                    if build_slot is not None:
+                        build_slot.release()        # the next candidate may compile
                     phases["compile_s"] = round(time.monotonic() - phase_t0, 3)
                     if h.get("build_headers"):
                         result["build_headers"] = h["build_headers"]
@@ -902,6 +914,25 @@ class Runner:
             result["speedup_ci"] = verdict.speedup_ci(r_ms, c_ms, seed=len(c_ms))
             if result["speedup"] > 10:
                 result["flags"].append("speedup_over_10x")
+
+
+class _BuildSlot:
+    """One of the Runner's build slots (or none), released at most once: when
+    the candidate has compiled, or when its evaluation ends first."""
+
+    def __init__(self, slots: threading.BoundedSemaphore | None):
+        self._slots = slots
+        self.held = False
+
+    def acquire(self) -> None:
+        if self._slots is not None:
+            self._slots.acquire()
+            self.held = True
+
+    def release(self) -> None:
+        if self.held:
+            self.held = False
+            self._slots.release()
 
 
 def _siblings(cpu: int) -> set[int]:
