@@ -80,14 +80,14 @@ def request(k: dict, **kw) -> dict:
 
 
 def part_ours(kernels: list[dict], workers: int, budget_s: float, fidelity: list[dict] = (),
-              reps: int = 10, cached_ids: tuple = ()) -> dict:
+              reps: int = 10, cached_ids: tuple = (), build: str | None = None) -> dict:
     """All kernels through one Evaluator; stops waiting at the budget and
     counts the kernels finished by then. The fidelity kernels' repeats go in
     between, evenly spread over the submission order."""
     import concurrent.futures as cf
 
     from sgs.gpu_eval import Evaluator, MemoryReferenceCache
-    build = tempfile.mkdtemp(prefix="sgs-bench-build-")          # cold build cache
+    build = build or tempfile.mkdtemp(prefix="sgs-bench-build-")          # cold build cache
     order: list[tuple[str, dict, dict]] = [("kernel", k, request(k)) for k in kernels]
     # Each fidelity kernel: reps paired timings; those in cached_ids also reps
     # timed against the cached reference timing alone (the earlier method).
@@ -340,6 +340,9 @@ def main() -> int:
     p.add_argument("--ours-budget-s", type=float, default=1800, help="stop waiting for our evaluations then")
     p.add_argument("--fidelity-budget-s", type=float, default=1800, help="stop waiting for the fidelity runs then")
     p.add_argument("--baseline-from", type=int, default=0, help="first kernel of the baseline (others merged)")
+    p.add_argument("--build-cache", default=None,
+                   help="build cache of the ours run (default: a new, cold one); e.g. an earlier run's, "
+                        "to measure fidelity without compiling again")
     p.add_argument("--merge", action="append", default=[], help="earlier JSON output to include in the table")
     p.add_argument("--out", default=os.environ.get("OUT") or ".")
     args = p.parse_args()
@@ -360,7 +363,7 @@ def main() -> int:
         want = [i for i in args.fidelity_ids.split(",") if i] if "fidelity" in parts else []
         fid_kernels = [k for k in load_kernels(corpus, tasks, 10 ** 6, args.seed) if k["id"] in want]
         res["ours"] = part_ours(kernels, args.workers, args.ours_budget_s, fid_kernels, args.reps,
-                                tuple(i for i in args.fidelity_cached_ids.split(",") if i))
+                                tuple(i for i in args.fidelity_cached_ids.split(",") if i), args.build_cache)
         save("ours")
         print(f"ours: {res['ours']['wall_s']:.0f} s; sandbox probe: {json.dumps(res['ours']['sandbox_probe'])[:1500]}",
               flush=True)
