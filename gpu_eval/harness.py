@@ -114,9 +114,18 @@ def _short(exc: BaseException, limit: int = 600) -> str:
     return text[:limit]
 
 
-def _load_module(name: str, path: str):
+def _load_module(name: str, path: str, base=None):
+    """Imports the file at `path` as module `name`. With `base` (the
+    reference's module), the new module starts with the reference's top-level
+    names: KernelBench runs a candidate in the namespace its reference ran in,
+    so a candidate may use the task's constants (`hardtanh_min`) without
+    defining them, and is judged correct there."""
     spec = importlib.util.spec_from_file_location(name, path)
     mod = importlib.util.module_from_spec(spec)
+    if base is not None:
+        for key, value in vars(base).items():
+            if not (key.startswith("__") and key.endswith("__")):
+                setattr(mod, key, value)
     sys.modules[name] = mod
     spec.loader.exec_module(mod)
     return mod
@@ -247,7 +256,7 @@ class Child:
                 _light_header_builds(self.cfg["ext_dir"], self.build_headers)
             _lower_build_priority(BUILD_NICE)
             try:
-                cand = _load_module("sgs_candidate", cand_path)
+                cand = _load_module("sgs_candidate", cand_path, base=ref)
             except BaseException as e:
                 if isinstance(e, KeyboardInterrupt):
                     raise
@@ -260,15 +269,21 @@ class Child:
         self._cls, self._get_init = cls, get_init
 
     def build(self) -> None:
-        """Builds the model on the device: GPU work, so it runs inside the
-        correctness phase's hold of the device, never beside a timing."""
+        """Builds the model as KernelBench does: on the CPU from the same seed,
+        then moved to the device (tensor init inputs first). Parameters are
+        then drawn from the CPU generator on both sides, whichever way a
+        model makes them: under a CUDA default device, `nn.Linear` would
+        draw from the GPU's generator while the legacy `torch.Tensor(...)`
+        constructor stays on the CPU, and a correct candidate would get
+        other weights than its reference. Moving to the device is GPU work,
+        so this runs inside the correctness phase's hold of the device."""
         cls, get_init = self._cls, self._get_init
         seed = self.cfg["init_seed"]
         try:
-            with torch.device(self.device):
-                _manual_seed(seed)
-                init = get_init()
-                _manual_seed(seed)
+            _manual_seed(seed)
+            init = [x.to(self.device) if isinstance(x, _Tensor) else x for x in get_init()]
+            _manual_seed(seed)
+            with _no_grad():
                 model = cls(*init)
             # No .eval(): KernelBench runs models in their default (training) mode,
             # which changes what BatchNorm and Dropout compute.

@@ -94,3 +94,47 @@ def test_gpu_only_candidate_skipped_without_gpu():
         r = evaluate(_req(CORRECT, kind="cuda", device=device))
         assert r["outcome"] == "skipped"
         assert r["error"] == "no GPU"
+
+
+REFERENCE_WITH_CONSTANTS = """
+import torch
+import torch.nn as nn
+
+class Model(nn.Module):
+    def __init__(self, low, high):
+        super().__init__()
+        self.low, self.high = low, high
+
+    def forward(self, x):
+        return torch.clamp(x, self.low, self.high)
+
+low = -0.5
+high = 0.5
+
+def get_inputs():
+    return [torch.randn(32, 32)]
+
+def get_init_inputs():
+    return [low, high]
+"""
+
+# Uses the task's constants without defining them, as a candidate may under
+# KernelBench's evaluator (which runs it in the reference's namespace).
+USES_REFERENCE_CONSTANTS = """
+import torch
+import torch.nn as nn
+
+class ModelNew(nn.Module):
+    def __init__(self, low_, high_):
+        super().__init__()
+
+    def forward(self, x):
+        return torch.clamp(x, low, high)
+"""
+
+
+def test_candidate_sees_the_reference_module_names_as_under_kernelbench():
+    req = _req(USES_REFERENCE_CONSTANTS, task_id="t/clamp", reference_src=REFERENCE_WITH_CONSTANTS, timeout_s=60)
+    with Evaluator(max_workers=1) as ev:
+        r = ev.submit(req).result(timeout=120)
+    assert r["outcome"] == "correct", r.get("error")

@@ -107,7 +107,48 @@ class ModelNew(nn.Module):
         return y
 '''
 
+LINEAR_REF = '''
+import torch
+import torch.nn as nn
+
+class Model(nn.Module):
+    def __init__(self, n):
+        super().__init__()
+        self.fc = nn.Linear(n, n, bias=False)
+
+    def forward(self, x):
+        return self.fc(x)
+
+n = 256
+
+def get_inputs():
+    return [torch.randn(64, n)]
+
+def get_init_inputs():
+    return [n]
+'''
+
+# Draws its weight as nn.Linear does, but through the legacy constructor
+# (always a CPU tensor), and uses the task's constant `n` without defining
+# it: both are correct under KernelBench's evaluator (models built on the
+# CPU, candidate run in the reference's namespace).
+LEGACY_WEIGHT = '''
+import math
+import torch
+import torch.nn as nn
+
+class ModelNew(nn.Module):
+    def __init__(self, size):
+        super().__init__()
+        self.weight = nn.Parameter(torch.Tensor(n, n))
+        nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+
+    def forward(self, x):
+        return x @ self.weight.t()
+'''
+
 CASES = {
+    "legacy_weight": (LINEAR_REF, LEGACY_WEIGHT, "torch"),
     "cuda_ok": (REF, CUDA_RELU, "cuda"),
     "cuda_ok_again": (REF, CUDA_RELU, "cuda"),
     "triton_ok": (REF, TRITON_RELU, "triton"),
@@ -258,3 +299,8 @@ def test_other_gpu_process_marks_timing_contended(tmp_path):
     finally:
         hog.kill()
         hog.wait()
+
+
+def test_weights_drawn_on_the_cpu_match_the_reference_as_under_kernelbench(results):
+    r = results["legacy_weight"]
+    assert r["outcome"] == "correct", r.get("error")
