@@ -327,6 +327,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--parts", default="ours,baseline,fidelity")
     p.add_argument("--n", type=int, default=64)
+    p.add_argument("--ids", default="", help="evaluate these kernels (e.g. L1/78/claude-3.5-sonnet) instead of --n")
     p.add_argument("--baseline", type=int, default=8)
     p.add_argument("--fidelity", type=int, default=3, help="(separate fidelity part) kernels to repeat")
     p.add_argument("--fidelity-ids", default=",".join(FIDELITY_IDS),
@@ -348,6 +349,9 @@ def main() -> int:
     args = p.parse_args()
     corpus, tasks = data_paths(args)
     kernels = load_kernels(corpus, tasks, args.n, args.seed)
+    if args.ids:
+        want = [i for i in args.ids.split(",") if i]
+        kernels = [k for k in load_kernels(corpus, tasks, 10 ** 6, args.seed) if k["id"] in want]
     parts = set(args.parts.split(","))
     res: dict = {}
     for m in args.merge:
