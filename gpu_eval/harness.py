@@ -62,8 +62,8 @@ _FATAL_CUDA = ("illegal memory access", "device-side assert", "misaligned addres
 
 
 GPU_WARMUP_NS = 250_000_000
-BUILD_NICE = 10         # niceness of a candidate's compiles (0: as the child)
 GPU_WARMUP_MAX_CALLS = 20_000
+BUILD_NICE = 10         # niceness of a candidate's compiles (0: as the child)
 
 
 # Written over `#include <torch/extension.h>` for load_inline builds: the
