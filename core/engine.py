@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
 import platform
 import secrets
@@ -22,9 +23,12 @@ from typing import Iterable
 
 from . import events as ev
 from .backends import Backend, make_backend
+from .backends.base import generate
 from .review import review_flags
 from .store import Store
 from .types import SamplingParams, Task
+
+log = logging.getLogger(__name__)
 
 HEARTBEAT_S = 2.0
 STALE_AFTER_S = 30.0  # a 'running' run with an older heartbeat and no live process is interrupted
@@ -81,7 +85,7 @@ def versions() -> dict:
         if torch.cuda.is_available():
             info["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
     except Exception:  # noqa: BLE001 - provenance must never stop a run
-        pass
+        log.debug("torch versions not recorded", exc_info=True)
     info["driver"] = _nvidia_driver()
     info["platform"] = platform.platform()
     info["cpu"] = platform.processor() or platform.machine()
@@ -191,7 +195,7 @@ class Engine:
             try:
                 sink(event)
             except Exception:  # noqa: BLE001 - a broken display must not stop a run
-                pass
+                log.warning("event display failed on %s", type(event).__name__, exc_info=True)
 
     # -- parts ------------------------------------------------------------
     @property
@@ -268,6 +272,7 @@ class Engine:
         try:
             return future.result()
         except Exception as exc:  # noqa: BLE001 - an evaluator fault costs this sample only
+            log.warning("evaluator failed on a sample: %s: %s", type(exc).__name__, exc, exc_info=True)
             return {"outcome": "crashed", "error": f"evaluator failed: {type(exc).__name__}: {exc}"}
 
     def _finish(self, task: Task, sample_id: int, idx: int, surprisal, result: dict, code: str | None) -> None:
@@ -307,7 +312,10 @@ class Engine:
             # previous task's evaluations finish before the next task samples.
             self._wait_for_evaluations()
         with self._generation_guard():
-            stream = self.backend.generate(prompt, missing, params)
+            def progress(p, task_id=task.id, have=have):
+                self.emit(ev.GenerationProgress(self.run_id, task_id, have + p.samples_done, have + p.samples_total,
+                                                p.tokens, p.tokens_per_s))
+            stream = generate(self.backend, prompt, missing, params, progress)
             for generation in stream:
                 if self._stop.is_set():
                     break
@@ -333,8 +341,10 @@ class Engine:
 
     def _wait_for_evaluations(self) -> None:
         for future in list(self._futures):
-            with contextlib.suppress(Exception):
+            try:
                 future.result()
+            except Exception:  # noqa: BLE001 - already recorded as the sample's outcome by _result_of
+                log.debug("an evaluation ended in an error", exc_info=True)
 
     def _flush_pending(self) -> None:
         while self._pending_samples:
@@ -346,7 +356,7 @@ class Engine:
             try:
                 self.store.heartbeat(self.run_id)
             except Exception:  # noqa: BLE001
-                pass
+                log.warning("heartbeat of run %s not written", self.run_id, exc_info=True)
 
     def run_to_end(self) -> str:
         self._generated: dict[str, bool] = {}
@@ -383,6 +393,7 @@ class Engine:
         except KeyboardInterrupt:
             status, error = "interrupted", "interrupted by the user"
         except Exception as exc:  # noqa: BLE001 - recorded, then re-raised to the caller
+            log.info("run %s failed", self.run_id, exc_info=True)  # the caller reports it
             status, error = "failed", f"{type(exc).__name__}: {exc}"
             self._close(status, error)
             raise
@@ -395,8 +406,10 @@ class Engine:
             with contextlib.suppress(ValueError, OSError):
                 signal.signal(sig, handler)  # the caller's handler again once the run is over
         if self._own_evaluator and self._evaluator is not None:
-            with contextlib.suppress(Exception):
+            try:
                 self._evaluator.close()
+            except Exception:  # noqa: BLE001 - the run's outcome is already decided
+                log.warning("evaluator did not close cleanly", exc_info=True)
         self.store.set_run_status(self.run_id, status, error)
         self.emit(ev.RunFinished(self.run_id, status, error))
 

@@ -24,6 +24,17 @@ class SampleGenerated:
 
 
 @dataclass(frozen=True)
+class GenerationProgress:
+    """A model is still writing a task's samples (a local model writes them all in one batch)."""
+    run_id: int
+    task_id: str
+    samples_done: int       # of the task, the ones stored before included
+    samples_total: int      # K
+    tokens: int             # written so far by the current batch
+    tokens_per_s: float
+
+
+@dataclass(frozen=True)
 class EvalStarted:
     run_id: int
     task_id: str
@@ -58,5 +69,5 @@ class RunFinished:
     error: str | None = None
 
 
-Event = Union[RunStarted, SampleGenerated, EvalStarted, EvalFinished, TaskFinished, RunFinished]
+Event = Union[RunStarted, SampleGenerated, GenerationProgress, EvalStarted, EvalFinished, TaskFinished, RunFinished]
 EventSink = Callable[[Event], None]

@@ -11,7 +11,7 @@ from typing import Callable
 
 from .backends import Backend
 from .engine import RunConfig, create_run
-from .errors import UserInputError
+from .errors import InputError
 from .prompts import build_prompt, extract
 from .replay import ReplayFile
 from .store import Store
@@ -49,7 +49,7 @@ def import_replay(store: Store, replay: ReplayFile, *, name: str | None = None, 
                 continue
         by_task.setdefault(rec.task_id, []).append(rec)
     if not by_task:
-        raise UserInputError("nothing to import: no record names a known task" +
+        raise InputError("nothing to import: no record names a known task" +
                              (f" ({errors[0]})" if errors else ""))
     k = max(len(recs) for recs in by_task.values())
     config = RunConfig(task_ids=list(by_task), k=k, backend="replay", model=source_label, prompt_style=style,
@@ -89,7 +89,7 @@ def score_run(store: Store, run_id: int, backend: Backend, *, only_missing: bool
               progress: Callable[[int, int], None] | None = None) -> int:
     """Score samples with `backend` (label 'backend/model'); unscored samples take it as their surprisal."""
     if not backend.capabilities.scoring:
-        raise UserInputError(f"backend {backend.name} cannot score text")
+        raise InputError(f"backend {backend.name} cannot score text")
     run = store.get_run(run_id)
     tasks = {t.id: t for t in store.run_tasks(run_id)}
     scorer = f"{backend.name}/{backend.model}"

@@ -8,6 +8,8 @@ from __future__ import annotations
 import importlib
 from typing import Any, Callable, Generic, TypeVar
 
+from .errors import InputError
+
 T = TypeVar("T")
 
 
@@ -20,7 +22,7 @@ def lazy(module: str, attr: str | None = None) -> Callable[[], Any]:
     return load
 
 
-class UnknownName(LookupError):
+class UnknownName(InputError, LookupError):
     """Raised for a name that no entry of a registry carries."""
 
 

@@ -5,6 +5,8 @@ import hashlib
 from dataclasses import dataclass, field
 from enum import Enum
 
+from .errors import TaskError  # noqa: F401 - re-exported: task modules import it from here
+
 
 def source_hash(text: str) -> str:
     """Content hash used to key reference timings and build caches."""
@@ -26,10 +28,6 @@ class Task:
     @property
     def reference_hash(self) -> str:
         return source_hash(self.reference_src)
-
-
-class TaskError(ValueError):
-    """A task file that cannot be used; the message names the file and the fault."""
 
 
 @dataclass

@@ -29,7 +29,7 @@ class DataSource:
     def __init__(self, db_path: str | Path, clock: Clock | None = None):
         self.path = Path(db_path)
         self.clock = clock or Clock()
-        self.store = Store(self.path)
+        self.store = Store(self.path, access="edit" if self.path.exists() else "write")  # never migrates one
         self._lock = threading.RLock()
 
     def close(self) -> None:

@@ -13,11 +13,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from sgs.core.errors import LaunchError  # noqa: F401 - re-exported to the screens
+
 STARTED = re.compile(r"run (\d+) started in the background \(pid (\d+)\)")
-
-
-class LaunchError(RuntimeError):
-    """`sgs run` refused to start (its one-line message)."""
 
 
 @dataclass

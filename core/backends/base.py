@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator, Protocol, runtime_checkable
+from typing import Callable, Iterator, Protocol, runtime_checkable
 
+from ..errors import BackendError  # noqa: F401 - re-exported to the backends
 from ..types import Generation, SamplingParams
 
 
@@ -25,10 +26,33 @@ class Capabilities:
     scoring: bool = True      # score() works
     n: bool = True            # several samples from one request
     local_device: str | None = None  # "cpu" / "cuda:0" when the model runs in this process
+    progress: bool = False    # generate() takes progress=callback (see Progress)
 
 
-class BackendError(RuntimeError):
-    """A backend failure a user can act on (one line: dead server, bad key, unknown model)."""
+@dataclass(frozen=True)
+class Progress:
+    """How far one generate() call has got, reported while a model writes (a local model
+    writes all k samples in one batch, so nothing else shows for minutes on a CPU)."""
+
+    samples_done: int         # samples of this call that are complete
+    samples_total: int        # k of this call
+    tokens: int               # tokens written so far, over all its samples
+    elapsed_s: float
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.tokens / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+def generate(backend: "Backend", prompt: Prompt, k: int, params: SamplingParams,
+             progress: ProgressCallback | None = None) -> Iterator[Generation]:
+    """`backend.generate`, passing `progress` to the backends that report it."""
+    if progress is not None and getattr(backend.capabilities, "progress", False):
+        return backend.generate(prompt, k, params, progress=progress)
+    return backend.generate(prompt, k, params)
 
 
 def check_counts(backend: str, **counts) -> None:
@@ -49,7 +73,8 @@ class Backend(Protocol):
     logprob_mode: str
 
     def generate(self, prompt: Prompt, k: int, params: SamplingParams) -> Iterator[Generation]:
-        """Yield k generations, each as soon as it is complete."""
+        """Yield k generations, each as soon as it is complete. A backend whose capabilities
+        say `progress` also takes `progress=` (a ProgressCallback) and calls it as it writes."""
         ...
 
     def score(self, prompt: Prompt, completion: str) -> Generation:

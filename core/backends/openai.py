@@ -24,6 +24,7 @@ import email.utils
 import gc
 import itertools
 import json
+import logging
 import os
 import queue
 import random
@@ -37,6 +38,8 @@ import httpx
 
 from ..types import Generation, SamplingParams
 from .base import BackendError, Capabilities, Prompt, check_counts
+
+log = logging.getLogger(__name__)
 
 ENDPOINTS = ("chat", "completions")
 LOGPROB_MODES = ("raw", "processed")
@@ -302,8 +305,8 @@ class OpenAIBackend:
             if self._http is not None:
                 try:
                     runner.submit(self._http.aclose()).result(timeout=5)
-                except Exception:
-                    pass  # closing a pool that is already gone needs no report
+                except Exception:  # noqa: BLE001 - closing a pool that is already gone needs no report
+                    log.debug("openai backend: closing the connection pool failed", exc_info=True)
             runner.stop()
 
     def __enter__(self):
@@ -334,7 +337,8 @@ class OpenAIBackend:
             resp = await self._client().get("/models")
             names = [m.get("id") for m in resp.json().get("data", [])]
             return ", ".join(str(n) for n in names[:10] if n)
-        except Exception:
+        except Exception:  # noqa: BLE001 - the list only decorates an error message
+            log.debug("openai backend: no model list from %s/models", self.base_url, exc_info=True)
             return ""
 
     async def _post(self, path: str, body: dict) -> tuple[dict, float, int]:
@@ -552,7 +556,8 @@ class OpenAIBackend:
         try:
             resp = await self._client().get("/models")
             return any(m.get("owned_by") == "me" for m in resp.json().get("data", []))
-        except Exception:
+        except Exception:  # noqa: BLE001 - unknown server: take the general path
+            log.debug("openai backend: cannot tell the server from %s/models", self.base_url, exc_info=True)
             return False
 
     async def _score(self, prompt: Prompt, completion: str) -> Generation:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import UserInputError
+from ..errors import InputError
 from ..registry import Registry, lazy
 from .records import BadRecord, ReplayFile, ReplayRecord
 
@@ -27,7 +27,7 @@ def detect_format(path: str) -> str:
     for name in _DETECT_ORDER:
         if REPLAY_FORMATS.get(name).sniff(path):
             return name
-    raise UserInputError(
+    raise InputError(
         f"{path}: cannot tell its format from the first line; "
         f"pass --format ({', '.join(REPLAY_FORMATS.names())})")
 
@@ -39,7 +39,7 @@ def read_replay(path: str, format: str | None = None, level: int | None = None) 
     single bad lines are listed in `ReplayFile.errors` and the rest imported.
     """
     if level is not None and (isinstance(level, bool) or not isinstance(level, int) or level < 1):
-        raise UserInputError(f"level must be a whole number >= 1, got {level!r}")
+        raise InputError(f"level must be a whole number >= 1, got {level!r}")
     name = format or detect_format(str(path))
     return REPLAY_FORMATS.get(name).read(str(path), level)
 

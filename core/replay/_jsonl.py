@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 from typing import Callable
 
-from ..errors import UserInputError
+from ..errors import InputError
 from .records import BadRecord, ReplayFile, ReplayRecord, dedupe
 
 
@@ -13,13 +13,13 @@ def read_lines(path: str, format_name: str,
                parse: Callable[[dict, int], ReplayRecord]) -> ReplayFile:
     p = Path(path)
     if p.is_dir():
-        raise UserInputError(f"{path}: is a folder; format {format_name!r} reads one JSONL file")
+        raise InputError(f"{path}: is a folder; format {format_name!r} reads one JSONL file")
     try:
         raw = p.read_bytes()
     except FileNotFoundError:
         raise FileNotFoundError(f"replay file not found: {path}") from None
     except OSError as e:
-        raise UserInputError(f"{path}: cannot read: {e.strerror or e}") from None
+        raise InputError(f"{path}: cannot read: {e.strerror or e}") from None
     records: list[ReplayRecord] = []
     errors: list[str] = []
     for lineno, line in enumerate(raw.split(b"\n"), start=1):

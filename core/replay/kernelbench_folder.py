@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..errors import UserInputError
+from ..errors import InputError
 from .records import ReplayFile, ReplayRecord, dedupe
 
 NAME = "kernelbench-folder"
@@ -21,7 +21,7 @@ def read(path: str, level: int | None = None) -> ReplayFile:
     if not root.exists():
         raise FileNotFoundError(f"replay folder not found: {path}")
     if not root.is_dir():
-        raise UserInputError(f"{path}: format {NAME!r} reads a folder of "
+        raise InputError(f"{path}: format {NAME!r} reads a folder of "
                              "level_L_problem_P_sample_S_kernel.py files")
     records: list[ReplayRecord] = []
     errors: list[str] = []
@@ -52,7 +52,7 @@ def read(path: str, level: int | None = None) -> ReplayFile:
         records.append(ReplayRecord(task_id=f"L{file_level}/{problem}", sample_idx=sample,
                                     text=code, code=code, line=None))
     if not found and not errors:
-        raise UserInputError(f"{path}: no level_L_problem_P_sample_S_kernel.py files")
+        raise InputError(f"{path}: no level_L_problem_P_sample_S_kernel.py files")
     return ReplayFile(NAME, dedupe(records, errors, path), errors)
 
 

@@ -7,6 +7,7 @@ safe on a local disk; on a network file system WAL is not, so we warn.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -18,8 +19,12 @@ from typing import Any, Iterable
 
 import sqlite_utils
 
+from ..errors import DatabaseError
 from ..types import Generation, Task
+from . import opening
 from .schema import DDL, SCHEMA_VERSION
+
+log = logging.getLogger(__name__)
 
 DEFAULT_DB = "sgs.db"
 NETWORK_FS = {"nfs", "nfs4", "cifs", "smb3", "smbfs", "fuse.sshfs", "9p", "afs", "lustre", "gpfs", "ceph", "fuse.glusterfs"}
@@ -73,10 +78,15 @@ class Candidate:
 
 
 class Store:
-    def __init__(self, path: str | os.PathLike = DEFAULT_DB, *, readonly: bool = False):
+    """The database. `access` is "write" (the default: runs, imports, scoring; creates a new
+    database, switches it to WAL, brings the schema up to date), "edit" (an existing database
+    whose rows may change; schema and journal mode left alone) or "read" (never writes: an
+    archived file on read-only storage can be viewed). `readonly=True` is access="read".
+    Every fault of the file is a one-line DatabaseError (see opening.py)."""
+
+    def __init__(self, path: str | os.PathLike = DEFAULT_DB, *, readonly: bool = False, access: str | None = None):
         self.path = Path(path)
-        if readonly and not self.path.exists():
-            raise FileNotFoundError(f"no database at {self.path}")
+        access = access or ("read" if readonly else "write")
         fs = filesystem_type(self.path.parent if not self.path.exists() else self.path)
         if fs in NETWORK_FS:
             warnings.warn(
@@ -84,28 +94,51 @@ class Store:
                 "keep the database on a local disk",
                 stacklevel=2,
             )
-        conn = sqlite3.connect(str(self.path), timeout=30, check_same_thread=False, isolation_level=None)
-        conn.execute("PRAGMA busy_timeout = 30000")
-        conn.execute("PRAGMA foreign_keys = ON")
+        conn, self.access = opening.connect(self.path, access)
         self.db = sqlite_utils.Database(conn)
         self._lock = threading.RLock()
-        if not readonly:
-            self.db.enable_wal()
-            self._migrate()
+        try:
+            self._check_version()
+            if self.access == "write":
+                self.db.enable_wal()
+                self._migrate()
+                opening.probe_write(conn, self.path)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise opening.database_error(self.path, exc, self.access) from None
+        except BaseException:
+            conn.close()
+            raise
 
     # -- schema -----------------------------------------------------------
+    def _check_version(self) -> None:
+        current = self.db.execute("SELECT max(version) FROM schema_version").fetchone()[0]
+        if current is not None and current > SCHEMA_VERSION:
+            raise DatabaseError(
+                f"{self.path} has schema version {current}, newer than this sgs ({SCHEMA_VERSION}): upgrade sgs"
+            )
+        if current is not None and current < SCHEMA_VERSION and self.access != "write":
+            raise DatabaseError(f"{self.path} has schema version {current}, older than this sgs "
+                                f"({SCHEMA_VERSION}); the next run or import into it upgrades it")
+
     def _migrate(self) -> None:
         with self._lock:
             for stmt in DDL:
                 self.db.execute(stmt)
             rows = self.db.execute("SELECT max(version) FROM schema_version").fetchone()
-            current = rows[0]
-            if current is None:
+            if rows[0] is None:
                 self.db.execute("INSERT INTO schema_version VALUES (?, ?)", [SCHEMA_VERSION, now()])
-            elif current > SCHEMA_VERSION:
-                raise RuntimeError(
-                    f"{self.path} has schema version {current}, newer than this sgs ({SCHEMA_VERSION}): upgrade sgs"
-                )
+
+    def checkpoint(self) -> None:
+        """Fold the WAL into the database file and empty it (a run calls this when it ends), so
+        the file alone holds every commit: a copy of it is complete and opens read-only anywhere."""
+        if self.access == "read":
+            return
+        with self._lock:
+            try:
+                self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error as exc:  # readers holding old snapshots: the next checkpoint gets it
+                log.info("checkpoint of %s put off: %s", self.path, exc)
 
     def close(self) -> None:
         self.db.conn.close()

@@ -5,10 +5,11 @@ Sources (registered in TASK_SOURCES): ``builtin`` (files shipped in
 ``--kernelbench PATH`` or ``$SGS_KERNELBENCH``) and ``hf-dataset`` (rows of
 ScalingIntelligence/KernelBench, from a local JSON-lines file or the Hub).
 
-Task files are parsed with `ast` only, never imported. Listing is strict by
-default: `list_tasks` raises the first `TaskError` (one line naming the file
-and the fault). `scan_tasks` is the lenient form: it skips broken files and
-returns ``(tasks, errors)``.
+Task files are parsed with `ast` only, never imported. `scan_tasks` is the
+lenient listing (`sgs tasks` uses it): it skips broken files and returns
+``(tasks, errors)``, each error one line naming the file and the fault.
+`list_tasks` is the strict form: it raises the first `TaskError`. A broken
+file fails `resolve_tasks` only when a spec asks for that task.
 
 Ids: ``builtin/<name>`` and ``L<level>/<problem_id>``. When both a KernelBench
 folder and dataset rows provide the same id, the folder's task is used.
@@ -113,8 +114,19 @@ def scan_tasks(kernelbench: str | None = None, dataset_file: str | None = None,
     if name_filter:
         needle = name_filter.lower()
         tasks = [t for t in tasks if needle in t.name.lower() or needle in t.id.lower()]
+        # a broken file the filter would not have listed concerns nobody here
+        errors = [e for e in errors if _error_matches(e, needle)]
     tasks.sort(key=_sort_key)
     return tasks, errors
+
+
+def _error_matches(error: TaskError, needle: str) -> bool:
+    task_id = getattr(error, "task_id", None) or ""
+    path = getattr(error, "path", None)
+    if not task_id and not path:
+        return True  # not tied to one file: always worth reporting
+    name = path.replace("\\", "/").rsplit("/", 1)[-1] if path else ""
+    return needle in task_id.lower() or needle in name.lower()
 
 
 def _error_level(error: TaskError) -> int | None:

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from sgs.core.errors import UserInputError
+from sgs.core.errors import InputError
 from sgs.core.registry import UnknownName
 from sgs.core.replay import REPLAY_FORMATS, read_replay
 
@@ -135,7 +135,7 @@ def test_kernelbench_folder(tmp_path):
 
 
 def test_kernelbench_folder_without_kernels_is_an_error(tmp_path):
-    with pytest.raises(UserInputError, match="no level_L_problem_P_sample_S_kernel.py"):
+    with pytest.raises(InputError, match="no level_L_problem_P_sample_S_kernel.py"):
         read_replay(str(tmp_path), format="kernelbench-folder")
 
 
@@ -146,9 +146,9 @@ def test_missing_file_unknown_format_and_undetectable(tmp_path):
         read_replay(str(tmp_path / "nope.jsonl"))
     with pytest.raises(UnknownName, match="unknown replay format 'csv'"):
         read_replay(write_lines(tmp_path / "a.jsonl", [{"task": "L1/1", "code": "c"}]), format="csv")
-    with pytest.raises(UserInputError, match="pass --format"):
+    with pytest.raises(InputError, match="pass --format"):
         read_replay(write_lines(tmp_path / "b.jsonl", [{"foo": 1}]))
-    with pytest.raises(UserInputError, match="level must be"):
+    with pytest.raises(InputError, match="level must be"):
         read_replay(str(tmp_path / "a.jsonl"), level=0)
 
 

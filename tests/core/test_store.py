@@ -6,6 +6,7 @@ import textwrap
 
 import pytest
 
+from sgs.core.errors import DatabaseError
 from sgs.core.store import Store, filesystem_type
 from sgs.core.store.schema import SCHEMA_VERSION
 from sgs.core.types import Generation, Task
@@ -37,7 +38,7 @@ def test_newer_schema_is_refused(tmp_path):
     conn.execute("INSERT INTO schema_version VALUES (?, 'x')", [SCHEMA_VERSION + 1])
     conn.commit()
     conn.close()
-    with pytest.raises(RuntimeError, match="newer than this sgs"):
+    with pytest.raises(DatabaseError, match="newer than this sgs"):
         Store(path)
 
 
