@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import time
 
-from .common import add_db, open_store
-from .printer import Printer, print_strategy_table
+from sgs.core.options import with_default
+
+from .common import add_db, add_option, open_store
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("demo", help="run the offline demo: a model run and a pool run on the built-in tasks")
-    p.add_argument("--k", type=int, default=8, help="samples per task in the model run (default 8)")
-    p.add_argument("--max-tokens", type=int, default=96, help="tokens per sample in the model run (default 96)")
+    add_option(p, with_default("k", 8, "samples per task in the model run (default 8)"))
+    add_option(p, with_default("max_tokens", 96, "tokens per sample in the model run (default 96)"))
     p.add_argument("--tasks", default="builtin/*", help="task ids or a glob (default builtin/*)")
-    p.add_argument("--timeout", type=float, default=5.0, help="seconds a candidate may run (default 5)")
+    add_option(p, with_default("timeout", 5.0, "seconds a candidate may run (default 5)"))
     p.add_argument("--skip-model-run", action="store_true", help="only the pool run")
     add_db(p)
     p.set_defaults(func=run)
@@ -34,11 +35,14 @@ def run(args) -> int:
     from sgs.core.tasks.builtin import pool_path
     from sgs.core.types import SamplingParams
 
+    from .printer import Printer, print_strategy_table
     from .show import print_task
 
+    from sgs.core.logs import run_log
+
     started = time.monotonic()
-    store = open_store(args)
     tasks = resolve_tasks([args.tasks])
+    store = open_store(args)
     eval_options = EvalOptions(device="cpu", mode="fast", timeout_s=args.timeout)
     print("loading the embedded model (SmolLM2-135M-Instruct, CPU) ...", flush=True)
     backend = make_backend("hf", "embedded", device="cpu")
@@ -54,7 +58,9 @@ def run(args) -> int:
         model_run = create_run(store, config, tasks, backend=backend)
         engine = Engine(store, model_run, backend=backend)
         engine.sinks.append(Printer(store, model_run, quiet=True))
-        engine.run_to_end()
+        with run_log(args.db, model_run, args.log_level):
+            engine.run_to_end()
+        store.checkpoint()
         run_ids.append(model_run)
 
     print("\n== pool run: the project's shipped candidates, scored by the embedded model ==")
@@ -69,7 +75,9 @@ def run(args) -> int:
     backend.close()
     engine = Engine(store, pool_run)
     engine.sinks.append(Printer(store, pool_run, quiet=False))
-    engine.run_to_end()
+    with run_log(args.db, pool_run, args.log_level):
+        engine.run_to_end()
+    store.checkpoint()
     run_ids.append(pool_run)
 
     print("\n== results ==")

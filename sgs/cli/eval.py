@@ -3,7 +3,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import add_json, add_task_sources, fmt, fmt_speedup, print_json
+from sgs.core.errors import InputError
+from sgs.core.options import options
+
+from .common import add_json, add_options, add_task_sources, fmt, fmt_speedup, print_json
 
 
 def add_parser(sub) -> None:
@@ -11,13 +14,28 @@ def add_parser(sub) -> None:
     p.add_argument("file", help="Python file defining class ModelNew (or a model reply with code in it)")
     p.add_argument("--task", required=True, help="task id, e.g. builtin/relu or L1/19")
     add_task_sources(p)
-    p.add_argument("--device", default="auto")
-    p.add_argument("--eval-mode", default="fast", choices=["fast", "full"])
-    p.add_argument("--timeout", type=float, default=60.0)
-    p.add_argument("--atol", type=float, default=None)
-    p.add_argument("--rtol", type=float, default=None)
+    add_options(p, options("eval"))
     add_json(p)
     p.set_defaults(func=run)
+
+
+def read_candidate(path: Path) -> str:
+    """The candidate file as text; one line for a missing, empty, unreadable or non-UTF-8 file."""
+    if path.is_dir():
+        raise InputError(f"{path} is a folder; give the Python file that defines ModelNew")
+    try:
+        data = path.read_bytes()     # also reads /dev/null, a pipe (<(...)) or a FIFO
+    except FileNotFoundError:
+        raise InputError(f"no such file: {path}") from None
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if not data.strip():
+        raise InputError(f"{path} is empty: nothing to evaluate")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
+                         "save it as UTF-8") from None
 
 
 def run(args) -> int:
@@ -28,19 +46,16 @@ def run(args) -> int:
     from sgs.core.tasks import get_task
     from sgs.gpu_eval import evaluate
 
-    from . import UserError
-
-    path = Path(args.file)
-    if not path.is_file():
-        raise UserError(f"no such file: {path}")
+    text = read_candidate(Path(args.file))
     task = get_task(args.task, kernelbench=args.kernelbench, dataset_file=args.dataset_file)
-    extraction = extract(path.read_text(), task, "kernel")
+    extraction = extract(text, task, "kernel")
     if extraction.code is None:
-        raise UserError(f"{path}: {extraction.error}")
+        raise InputError(f"{args.file}: {extraction.error}")
     result = evaluate({
         "task_id": task.id, "reference_src": task.reference_src, "candidate_src": extraction.code,
         "kind": extraction.kind, "device": args.device, "mode": args.eval_mode, "timeout_s": args.timeout,
-        "atol": args.atol, "rtol": args.rtol, "seed": secrets.randbits(31),
+        "compile_timeout_s": args.compile_timeout, "atol": args.atol, "rtol": args.rtol,
+        "seed": secrets.randbits(31),
     })
     result["flags"] = review_flags(task.reference_src, extraction.code, result)
     if args.json:

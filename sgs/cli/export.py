@@ -5,6 +5,10 @@ import csv
 import json
 import sys
 
+from pathlib import Path
+
+from sgs.core.errors import InputError
+
 from .common import add_db, open_store, resolve_run_id
 
 FIELDS = ["run_id", "task_id", "sample_idx", "surprisal", "mean_nll", "n_tokens", "outcome", "speedup",
@@ -29,8 +33,12 @@ def rows(store, run_id: int):
 
 
 def run(args) -> int:
-    store = open_store(args, must_exist=True)
+    store = open_store(args, access="read")
     run_id = resolve_run_id(store, args.run)
+    if args.output:
+        target = Path(args.output).resolve()
+        if target in {Path(f"{Path(args.db).resolve()}{suffix}") for suffix in ("", "-wal", "-shm")}:
+            raise InputError(f"-o {args.output} is the database itself; choose another file")
     out = open(args.output, "w", newline="") if args.output else sys.stdout
     try:
         if args.format == "jsonl":

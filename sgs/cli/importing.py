@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 
-from .common import add_db, add_task_sources, open_store
+from sgs.core.errors import InputError
+from sgs.core.options import OPTIONS, options
+
+from .common import add_db, add_option, add_options, add_task_sources, open_store, whole_number
 
 MAX_ERRORS_SHOWN = 20
 
@@ -13,16 +17,15 @@ def add_parser(sub) -> None:
                                       "a KernelBench generations folder)")
     p.add_argument("file", help="replay file or folder")
     p.add_argument("--format", default=None, help="jsonl, actions or kernelbench-folder (default: detected)")
-    p.add_argument("--level", type=int, default=None,
+    p.add_argument("--level", type=whole_number("--level", 1), default=None,
                    help="KernelBench level of bare problem ids (default 1)")
     p.add_argument("--name", default=None, help="a name for the run")
-    p.add_argument("--prompt-style", default="kernel", choices=["body", "kernel"],
-                   help="how replies are read and later scored (default kernel)")
+    add_option(p, replace(OPTIONS["prompt_style"], default="kernel",
+                          help="how replies are read and later scored (default kernel)"))
     p.add_argument("--strict", action="store_true", help="import nothing if any line is malformed")
     p.add_argument("--evaluate", action="store_true", help="evaluate the imported samples now")
-    p.add_argument("--device", default="auto", help="with --evaluate: auto, cpu, cuda, cuda:N")
-    p.add_argument("--eval-mode", default="fast", choices=["fast", "full"])
-    p.add_argument("--timeout", type=float, default=60.0, help="with --evaluate: seconds a candidate may run")
+    # recorded with the run, so `sgs run --resume` evaluates with them too
+    add_options(p, options("import"))
     add_task_sources(p)
     add_db(p)
     p.set_defaults(func=run)
@@ -37,24 +40,23 @@ def print_errors(errors: list[str], out=None) -> None:
 
 
 def run(args) -> int:
-    from sgs.core.engine import Engine, EvalOptions
+    from sgs.core.engine import Engine
     from sgs.core.importer import import_replay
     from sgs.core.replay import read_replay
 
-    from . import UserError
-    from .printer import Printer, print_strategy_table
+    from .run import drive, eval_options
 
     replay = read_replay(args.file, format=args.format, level=args.level)
+    first = f"; the first: {replay.errors[0]}" if replay.errors else ""
     if args.strict and replay.errors:
-        print_errors(replay.errors)
-        raise UserError(f"{args.file}: {len(replay.errors)} malformed line(s); nothing imported (--strict)")
+        raise InputError(f"{args.file}: {len(replay.errors)} malformed line(s), nothing imported (--strict){first}")
     if not replay.records:
-        print_errors(replay.errors)
-        raise UserError(f"{args.file}: no usable samples")
+        raise InputError(f"{args.file}: no usable samples" +
+                         (f" ({len(replay.errors)} malformed line(s){first})" if replay.errors else ""))
     store = open_store(args)
-    eval_options = EvalOptions(device=args.device, mode=args.eval_mode, timeout_s=args.timeout)
     report = import_replay(store, replay, name=args.name, style=args.prompt_style, kernelbench=args.kernelbench,
-                           dataset_file=args.dataset_file, source_label=replay.format, eval_options=eval_options)
+                           dataset_file=args.dataset_file, source_label=replay.format,
+                           eval_options=eval_options(args))
     print(f"imported {report.n_samples} samples for {report.n_tasks} tasks from {args.file} "
           f"({replay.format}) into run {report.run_id}")
     if report.errors:
@@ -65,15 +67,7 @@ def run(args) -> int:
         print(f"{unscored} samples have no logprobs; give them a surprisal with: "
               f"sgs score {report.run_id} --backend hf --model MODEL --db {args.db}")
     if args.evaluate:
-        engine = Engine(store, report.run_id)
-        printer = Printer(store, report.run_id, quiet=True)
-        engine.sinks.append(printer)
-        status = engine.run_to_end()
-        printer.close()
-        print()
-        print_strategy_table(store, report.run_id)
-        if status != "finished":
-            return 1
-    else:
-        print(f"evaluate it with: sgs run --resume {report.run_id} --db {args.db}")
+        return drive(store, Engine(store, report.run_id), args, quiet=True)
+    store.checkpoint()
+    print(f"evaluate it with: sgs run --resume {report.run_id} --db {args.db}")
     return 0

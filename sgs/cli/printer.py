@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 
 from sgs.core import events as ev
-from sgs.core.statistics import sample_fast_1, strategy_table
-from sgs.core.store import Store
 
-from .common import fmt, table
+from .common import fmt, fmt_count, table
 
 BAR = 20
+PROGRESS_LINE_EVERY_S = 15.0   # without a terminal (a log file), a progress line this often at most
 
 
 def bar(done: int, total: int, width: int = BAR) -> str:
@@ -19,7 +19,7 @@ def bar(done: int, total: int, width: int = BAR) -> str:
 
 
 class Printer:
-    def __init__(self, store: Store, run_id: int, *, quiet: bool = False, out=None):
+    def __init__(self, store, run_id: int, *, quiet: bool = False, out=None):
         self.store = store
         self.run_id = run_id
         self.quiet = quiet
@@ -29,22 +29,44 @@ class Printer:
         self.sampled: dict[str, int] = {}
         self.evaluated: dict[str, int] = {}
         self._status_shown = False
+        self._closed = False          # the reader went away (`| head`): the run goes on, silently
+        self._last_progress_line = 0.0
         self._lock = threading.Lock()
+
+    def _emit(self, text: str) -> None:
+        if self._closed:
+            return
+        try:
+            self.out.write(text)
+            self.out.flush()
+        except BrokenPipeError:
+            self._closed = True
 
     def _write(self, line: str) -> None:
         if self.tty and self._status_shown:
-            self.out.write("\r\x1b[K")
+            self._emit("\r\x1b[K")
             self._status_shown = False
-        self.out.write(line + "\n")
-        self.out.flush()
+        self._emit(line + "\n")
 
-    def _status(self, task_id: str) -> None:
+    def _status(self, task_id: str, generating: str = "") -> None:
         line = (f"{task_id:<24} {bar(self.evaluated.get(task_id, 0), self.k)} "
-                f"sampled {self.sampled.get(task_id, 0)}/{self.k}  evaluated {self.evaluated.get(task_id, 0)}/{self.k}")
+                f"sampled {self.sampled.get(task_id, 0)}/{self.k}  evaluated {self.evaluated.get(task_id, 0)}/{self.k}"
+                + (f"  {generating}" if generating else ""))
         if self.tty:
-            self.out.write("\r\x1b[K" + line)
-            self.out.flush()
+            self._emit("\r\x1b[K" + line)
             self._status_shown = True
+
+    def _progress(self, event: ev.GenerationProgress) -> None:
+        """Generation progress: the status line on a terminal, a line every so often in a log."""
+        speed = f"{event.tokens_per_s:.1f}" if event.tokens_per_s < 10 else f"{event.tokens_per_s:.0f}"
+        generating = f"writing {event.samples_done}/{event.samples_total}: {event.tokens} tokens, {speed} tok/s"
+        if self.tty:
+            self._status(event.task_id, generating)
+            return
+        now = time.monotonic()
+        if now - self._last_progress_line >= PROGRESS_LINE_EVERY_S:
+            self._last_progress_line = now
+            self._write(f"{event.task_id:<24} {generating}")
 
     def __call__(self, event) -> None:
         with self._lock:
@@ -53,6 +75,8 @@ class Printer:
                 for row in self.store.task_progress(event.run_id):
                     self.sampled[row["task_id"]] = row["n_samples"]
                     self.evaluated[row["task_id"]] = row["n_evaluated"]
+            elif isinstance(event, ev.GenerationProgress):
+                self._progress(event)
             elif isinstance(event, ev.SampleGenerated):
                 self.sampled[event.task_id] = self.sampled.get(event.task_id, 0) + 1
                 self._status(event.task_id)
@@ -72,25 +96,28 @@ class Printer:
 
     def close(self) -> None:
         if self.tty and self._status_shown:
-            self.out.write("\r\x1b[K")
-            self.out.flush()
+            self._emit("\r\x1b[K")
 
 
-def candidates_by_task(store: Store, run_id: int) -> dict:
+def candidates_by_task(store, run_id: int) -> dict:
     out: dict = {t.id: [] for t in store.run_tasks(run_id)}
     for cand in store.candidates(run_id):
         out.setdefault(cand.task_id, []).append(cand)
     return out
 
 
-def strategy_rows(store: Store, run_id: int, rank_by: str | None = None) -> list[dict]:
+def strategy_rows(store, run_id: int, rank_by: str | None = None) -> list[dict]:
+    from sgs.core.statistics import strategy_table
+
     run = store.get_run(run_id)
     by_task = candidates_by_task(store, run_id)
     rows = strategy_table(by_task, rank_by or run["rank_by"])
     return [row.__dict__ for row in rows]
 
 
-def print_strategy_table(store: Store, run_id: int, rank_by: str | None = None, out=None) -> None:
+def print_strategy_table(store, run_id: int, rank_by: str | None = None, out=None) -> None:
+    from sgs.core.statistics import sample_fast_1, strategy_table
+
     out = out or sys.stdout
     run = store.get_run(run_id)
     by_task = candidates_by_task(store, run_id)
@@ -102,6 +129,6 @@ def print_strategy_table(store: Store, run_id: int, rank_by: str | None = None, 
           f"sample fast_1 {sample_fast_1(by_task):.3f}, ranked by {rank_by or run['rank_by']}", file=out)
     body = [[r.strategy, f"{r.fast_1:.3f}", f"{r.fast_1_noise_aware:.3f}", f"{r.mean_speedup:.2f}x",
              "-" if r.geomean_speedup is None else f"{r.geomean_speedup:.2f}x", f"{r.n_picks}/{r.n_tasks}",
-             f"{r.n_flagged:g}"] for r in rows]
+             fmt_count(r.n_flagged)] for r in rows]
     print(table(body, ["strategy", "fast_1", "fast_1 (CI>1)", "mean speedup", "geomean", "picks", "flagged"],
                 "lrrrrrr"), file=out)

@@ -2,42 +2,44 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
+from pathlib import Path
 
-from .common import add_db, open_store, resolve_run_id
+from sgs.core.errors import InputError
+from sgs.core.options import OPTIONS
+
+from .common import add_db, add_option, open_store, resolve_run_id
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("score", help="score a run's samples with a model (for samples imported without logprobs)")
     p.add_argument("run", nargs="?", default="latest", help="run id or name (default: the latest)")
-    p.add_argument("--backend", default=None, help="backend name (hf, openai, tinker, ...); default hf")
+    add_option(p, OPTIONS["backend"])
     p.add_argument("--model", default="embedded", help="model, or backend/model (default: the embedded model)")
     p.add_argument("--all", action="store_true",
                    help="score every sample, not only those without a surprisal (adds a labelled score)")
     # backend options, passed only when given
-    p.add_argument("--device", default=None, help="hf: cpu, cuda, cuda:N")
+    add_option(p, replace(OPTIONS["device"], default=None, optional=True, help="hf: cpu, cuda, cuda:N"))
     p.add_argument("--adapter", default=None, help="hf: a peft LoRA adapter folder")
-    p.add_argument("--base-url", default=None, help="openai: server base URL")
-    p.add_argument("--api-key-env", default=None, help="openai: NAME of the env var holding the key")
-    p.add_argument("--endpoint", default=None, choices=["chat", "completions"], help="openai endpoint")
+    for name in ("base_url", "api_key_env", "endpoint"):
+        add_option(p, OPTIONS[name])
     add_db(p)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    from sgs.core.backends import BACKENDS, make_backend, parse_model_spec
+    from sgs.core.backends import make_backend, parse_model_spec
     from sgs.core.importer import score_run
 
-    from . import UserError
-
     if args.backend:
-        if args.backend not in BACKENDS:
-            raise UserError(f"unknown backend {args.backend!r}; known: {', '.join(BACKENDS.names())}")
         backend_name, model = args.backend, args.model
     else:
         backend_name, model = parse_model_spec(args.model)
     options = {k: getattr(args, k) for k in ("device", "adapter", "base_url", "api_key_env", "endpoint")
                if getattr(args, k) is not None}
-    store = open_store(args, must_exist=True)
+    if not Path(args.db).exists():
+        raise InputError(f"no database at {args.db} (run `sgs demo` or `sgs run` first, or pass --db)")
+    store = open_store(args)
     run_id = resolve_run_id(store, args.run)
     todo = [s for s in store.samples(run_id) if args.all or s["surprisal"] is None]
     if not todo:

@@ -1,14 +1,10 @@
 """sgs show: a run's candidates ranked by surprisal, with outcome and speedup."""
 from __future__ import annotations
 
-from sgs.core.engine import effective_status
-from sgs.core.review import needs_review
-from sgs.core.selection.picks import picks_by_sample
-from sgs.core.statistics import expert_tail
-from sgs.core.surprisal import rank_value
+from sgs.core.errors import InputError
 
-from .common import add_db, add_json, fmt, fmt_speedup, open_store, print_json, resolve_run_id, table
-from .printer import candidates_by_task, print_strategy_table, strategy_rows
+from .common import (add_db, add_json, fmt, fmt_speedup, open_store, print_json, resolve_run_id, table,
+                     whole_number)
 
 
 def add_parser(sub) -> None:
@@ -16,28 +12,34 @@ def add_parser(sub) -> None:
     p.add_argument("run", nargs="?", default="latest", help="run id or name (default: the latest)")
     p.add_argument("--task", help="only this task")
     p.add_argument("--rank-by", choices=["surprisal", "mean_nll"], help="rank key (default: the run's)")
-    p.add_argument("--top", type=int, default=10, help="candidates shown per task (default 10; 0 = all)")
+    p.add_argument("--top", type=whole_number("--top", 0), default=10,
+                   help="candidates shown per task (default 10; 0 = all)")
     add_json(p)
     add_db(p)
     p.set_defaults(func=run)
 
 
 def ranked(cands, rank_by: str):
+    from sgs.core.surprisal import rank_value
+
     return sorted(cands, key=lambda c: (-(rank_value(c.surprisal, c.mean_nll, rank_by) or float("-inf")),
                                         c.sample_idx))
 
 
 def run(args) -> int:
-    from . import UserError
+    from sgs.core.engine import effective_status
+    from sgs.core.selection.picks import picks_by_sample
 
-    store = open_store(args, must_exist=True)
+    from .printer import candidates_by_task, print_strategy_table, strategy_rows
+
+    store = open_store(args, access="read")
     run_id = resolve_run_id(store, args.run)
     run_row = store.get_run(run_id)
     rank_by = args.rank_by or run_row["rank_by"]
     by_task = candidates_by_task(store, run_id)
     if args.task:
         if args.task not in by_task:
-            raise UserError(f"run {run_id} has no task {args.task!r}")
+            raise InputError(f"run {run_id} has no task {args.task!r}")
         by_task = {args.task: by_task[args.task]}
     status = effective_status(run_row)
     if args.json:
@@ -65,6 +67,10 @@ def run(args) -> int:
 
 def print_task(task_id: str, cands, rank_by: str, top: int = 10) -> None:
     """A task's candidates ranked by the rank key, with outcome, speedup and strategy picks."""
+    from sgs.core.review import needs_review
+    from sgs.core.selection.picks import picks_by_sample
+    from sgs.core.statistics import expert_tail
+
     picks = picks_by_sample(cands, rank_by)
     tail = expert_tail(cands, rank_by)
     n_correct = sum(c.correct for c in cands)

@@ -16,6 +16,14 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
+    from pathlib import Path
+
+    from sgs.core.store import Store
+
+    # Checked before textual loads: a bad --db is one line, at once. A missing
+    # database is created (the app starts runs); an existing one is opened as
+    # it is, never migrated or switched to another journal mode.
+    Store(Path(args.db), access="edit" if Path(args.db).exists() else "write").close()
     from sgs.tui.app import SgsApp, background_runs
 
     app = SgsApp(args.db, kernelbench=args.kernelbench, open_run=args.run)
