@@ -65,7 +65,6 @@ def configure(level: str = DEFAULT_LEVEL, stream=None) -> None:
     _stderr_handler.setLevel(number)
     log.addHandler(_stderr_handler)
     log.setLevel(min(number, logging.INFO))
-    log.propagate = False
 
     def show(message, category, filename, lineno, file=None, line=None):
         logging.getLogger(f"{LOGGER}.warnings").warning("%s", message)

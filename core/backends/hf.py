@@ -176,6 +176,7 @@ class _ProgressStreamer:
             self._report(now)
 
     def end(self) -> None:
+        self.finished = [True] * len(self.finished)   # rows cut at max_tokens are complete too
         self._report(time.monotonic())
 
     def _report(self, now: float) -> None:

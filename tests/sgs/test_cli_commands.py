@@ -57,15 +57,27 @@ def test_tasks_lists_the_270_kernelbench_tasks(capsys):
 
 
 @pytest.mark.skipif(not KERNELBENCH.is_dir(), reason="needs the shared KernelBench folder")
-def test_broken_task_file_is_a_one_line_error(tmp_path):
+def test_a_broken_task_file_is_a_warning_for_listing_and_an_error_for_its_task(tmp_path):
     copy = tmp_path / "kb"
     shutil.copytree(KERNELBENCH / "level1", copy / "level1")
     (copy / "level1" / "19_ReLU.py").write_text("import torch\nclass Model(:\n")
-    out = subprocess.run([sys.executable, "-m", "sgs", "tasks", "--kernelbench", str(copy)], capture_output=True,
-                         text=True, timeout=120)
-    assert out.returncode == 2
+
+    def sgs(*args):
+        return subprocess.run([sys.executable, "-m", "sgs", *args, "--kernelbench", str(copy)], capture_output=True,
+                              text=True, timeout=120)
+
+    out = sgs("tasks", "--source", "kernelbench", "--json")
+    listed = {t["id"] for t in json.loads(out.stdout)}
+    assert out.returncode == 0 and len(listed) == 99 and "L1/19" not in listed and "L1/20" in listed
     lines = out.stderr.strip().splitlines()
-    assert len(lines) == 1 and "19_ReLU.py" in lines[0] and "Traceback" not in out.stderr
+    assert len(lines) == 1 and lines[0].startswith("sgs: warning: ") and "19_ReLU.py" in lines[0]
+    # a filter that leaves the broken file out leaves its warning out too
+    out = sgs("tasks", "--source", "kernelbench", "--filter", "softmax")
+    assert out.returncode == 0 and out.stderr == "" and "L1/23" in out.stdout
+    # only a command that needs the task fails, in one line, before any database is made
+    out = sgs("run", "L1/19", "--db", str(tmp_path / "r.db"))
+    assert out.returncode == 2 and out.stderr.count("\n") == 1 and "19_ReLU.py" in out.stderr
+    assert not (tmp_path / "r.db").exists()
 
 
 def test_show_ranks_by_surprisal_and_marks_picks(capsys, db):

@@ -32,6 +32,20 @@ def test_generate_gives_k_samples_with_a_logprob_and_offset_per_token(backend):
         assert g.finish_reason in ("stop", "length")
 
 
+def test_generation_reports_its_progress(backend):
+    reports = []
+    params = SamplingParams(temperature=1.0, max_tokens=12, seed=3)
+    with_progress = list(backend.generate(PROMPT, 2, params, progress=reports.append))
+    assert len(with_progress) == 2
+    assert reports and backend.capabilities.progress
+    assert [r.tokens for r in reports] == sorted(r.tokens for r in reports)
+    last = reports[-1]
+    assert (last.samples_done, last.samples_total) == (2, 2)
+    # the stop token is not a written token, as in the samples themselves
+    assert last.tokens == sum(g.n_tokens for g in with_progress)
+    assert last.tokens_per_s > 0
+
+
 def test_same_seed_same_samples(backend):
     a = [g.text for g in backend.generate(PROMPT, 2, SamplingParams(max_tokens=8, seed=11))]
     b = [g.text for g in backend.generate(PROMPT, 2, SamplingParams(max_tokens=8, seed=11))]
