@@ -88,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from ..core import logs
 
+    if args.log_level not in LEVELS:   # from $SGS_LOG_LEVEL, which argparse does not check
+        parser.error(f"$SGS_LOG_LEVEL must be one of {', '.join(LEVELS)}, got {args.log_level!r}")
     logs.configure(args.log_level)
     if not getattr(args, "func", None):
         parser.print_help()

@@ -119,6 +119,7 @@ def run(args) -> int:
         if given:
             raise InputError(f"--resume continues run {args.resume} with its stored settings; "
                              f"drop {', '.join(given)}")
+        precheck(Path(args.db), "read")   # resuming never creates a database
         store = open_store(args)
         try:
             run_row = store.get_run(args.resume)

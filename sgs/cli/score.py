@@ -5,7 +5,6 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from sgs.core.errors import InputError
 from sgs.core.options import OPTIONS
 
 from .common import add_db, add_option, open_store, resolve_run_id
@@ -30,6 +29,7 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     from sgs.core.backends import make_backend, parse_model_spec
     from sgs.core.importer import score_run
+    from sgs.core.store.opening import precheck
 
     if args.backend:
         backend_name, model = args.backend, args.model
@@ -37,8 +37,7 @@ def run(args) -> int:
         backend_name, model = parse_model_spec(args.model)
     options = {k: getattr(args, k) for k in ("device", "adapter", "base_url", "api_key_env", "endpoint")
                if getattr(args, k) is not None}
-    if not Path(args.db).exists():
-        raise InputError(f"no database at {args.db} (run `sgs demo` or `sgs run` first, or pass --db)")
+    precheck(Path(args.db), "read")   # scoring never creates a database
     store = open_store(args)
     run_id = resolve_run_id(store, args.run)
     todo = [s for s in store.samples(run_id) if args.all or s["surprisal"] is None]

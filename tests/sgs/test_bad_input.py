@@ -64,6 +64,7 @@ class Case:
     pipe: bool = False            # stdout is closed before the command writes (`| head`)
     never_says: str = ""          # text stderr must not contain (a secret)
     kind: str = "options"         # files, options, databases, servers, candidates, pipes
+    env: tuple[tuple[str, str], ...] = ()
 
 
 def case(id, *args, code=EXIT_USAGE, says="", **kw) -> Case:
@@ -149,6 +150,8 @@ CASES = [
     case("tasks-level-0", "tasks", "--level", "0", says="--level must be"),
     case("split-level-0", "split", "make", "--level", "0", "--seed", "1", "--out", "{dir}", says="--level must be"),
     case("log-level-unknown", "show", "--db", "{db}", "--log-level", "loud", says="invalid choice"),
+    case("log-level-unknown-in-the-environment", "show", "--db", "{db}", says="$SGS_LOG_LEVEL must be one of",
+         env=(("SGS_LOG_LEVEL", "loud"),)),
     case("unknown-command", "shwo", says="invalid choice"),
     case("export-over-the-database", "export", "-o", "{db}", "--db", "{db}", says="the database itself"),
     case("export-into-a-missing-folder", "export", "-o", "{dir}/nope/out.jsonl", "--db", "{db}",
@@ -415,7 +418,7 @@ def _run(case: Case, folder: Path, templates, server, drop_prefix) -> Outcome:
     outcome.before = _snapshot(folder)
     changed = _make_read_only(case, values)
     cmd = (drop_prefix if case.readonly else []) + [sys.executable, "-X", "importtime", "-m", "sgs", *args]
-    env = {**os.environ, "SGS_KERNELBENCH": "", "SGS_DB": str(folder / "default.db")}
+    env = {**os.environ, "SGS_KERNELBENCH": "", "SGS_DB": str(folder / "default.db"), **dict(case.env)}
     started = time.monotonic()
     try:
         if case.pipe:
