@@ -65,6 +65,7 @@ class Case:
     never_says: str = ""          # text stderr must not contain (a secret)
     kind: str = "options"         # files, options, databases, servers, candidates, pipes
     env: tuple[tuple[str, str], ...] = ()
+    prints: str = ""              # text stdout must contain
 
 
 def case(id, *args, code=EXIT_USAGE, says="", **kw) -> Case:
@@ -80,6 +81,8 @@ CASES = [
     case("export-db-truncated", "export", "--db", "{truncated_db}", says="truncated", kind="databases"),
     case("show-db-header-only", "show", "--db", "{header_db}", says="truncated inside its header",
          kind="databases"),
+    case("show-db-damaged-pages", "show", "--db", "{damaged_db}", says="malformed", kind="databases"),
+    case("export-db-damaged-pages", "export", "--db", "{damaged_db}", says="malformed", kind="databases"),
     case("run-db-text-file", *RUN, "--db", "{text_db}", says="not an SQLite file", kind="databases"),
     case("tui-db-random-bytes", "tui", "--db", "{random_db}", says="not an SQLite file", kind="databases"),
     case("show-db-empty-file", "show", "--db", "{empty_db}", says="empty file", kind="databases"),
@@ -192,7 +195,7 @@ CASES = [
     # -- servers and backends ----------------------------------------------------------
     case("run-server-refuses-the-key", "run", "builtin/relu", "--backend", "openai", "--base-url", "{server}",
          "--model", "m", "--db", "{dir}/new.db", code=EXIT_NOT_SUCCEEDED, says="run 1 failed", torch=True,
-         kind="servers"),
+         kind="servers", prints="continue it with: sgs run --resume 1"),
     case("score-server-refuses-the-key", "score", "--backend", "openai", "--base-url", "{server}", "--model", "m",
          "--db", "{unscored_db}", code=EXIT_BACKEND, says="refused the API key", kind="servers"),
     case("run-scripted-replies-missing", "run", "builtin/relu", "--backend", "scripted", "--model",
@@ -304,6 +307,10 @@ def templates(tmp_path_factory) -> dict[str, Path]:
     files["empty_db"].write_bytes(b"")
     files["truncated_db"].write_bytes(data[: len(data) // 2])
     files["header_db"].write_bytes(data[:60])
+    files["damaged_db"] = root / "damaged.db"
+    page = int.from_bytes(data[16:18], "big")
+    # every page after the first overwritten: the header is intact, the tables are not
+    files["damaged_db"].write_bytes(data[:page] + bytes([0xA5]) * (len(data) - page))
     files["candidate"].write_text(RELU)
     files["latin1_candidate"].write_bytes(("# café au lait\n" + RELU).encode("latin-1"))
     files["prose"].write_text("I am sorry, I cannot write that kernel.\n")
@@ -353,6 +360,7 @@ class Outcome:
     case: Case
     code: int | None = None
     stderr: str = ""
+    stdout: str = ""
     imports: list[str] = field(default_factory=list)
     before: dict[str, str] = field(default_factory=dict)
     after: dict[str, str] = field(default_factory=dict)
@@ -431,7 +439,7 @@ def _run(case: Case, folder: Path, templates, server, drop_prefix) -> Outcome:
         else:
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env, cwd=folder,
                                   stdin=subprocess.DEVNULL)
-            stderr, code = done.stderr, done.returncode
+            stderr, code, outcome.stdout = done.stderr, done.returncode, done.stdout
     finally:
         for path in reversed(changed):
             path.chmod(0o755 if path.is_dir() else 0o644)
@@ -482,6 +490,8 @@ def test_bad_input(case: Case, outcomes):
     assert out.code == case.code, f"exit {out.code}, expected {case.code}: {out.stderr}"
     if case.never_says:
         assert case.never_says not in out.stderr
+    if case.prints:
+        assert case.prints in out.stdout, out.stdout
     changed = {name for name, digest in out.before.items() if out.after.get(name) != digest}
     assert not changed, f"files changed or lost: {sorted(changed)}"
     if not case.torch:
