@@ -6,5 +6,7 @@ fresh child process. Imports neither sgs.core nor sgs.tui.
 from .cache import MemoryReferenceCache, reference_key
 from .evaluator import Evaluator, evaluate, hardware_label
 from .request import RequestError
+from .supervisor import EvaluationAborted
 
-__all__ = ["evaluate", "Evaluator", "hardware_label", "MemoryReferenceCache", "reference_key", "RequestError"]
+__all__ = ["evaluate", "Evaluator", "EvaluationAborted", "hardware_label", "MemoryReferenceCache", "reference_key",
+           "RequestError"]
