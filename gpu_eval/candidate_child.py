@@ -54,7 +54,9 @@ class CandidateChild(Child):
         sets = go["sets"]
         for spec in sets:
             self.trial(spec)
-        if self.is_cuda and sets:
+        if self.is_cuda and sets and self.req["kind"] in ("cuda", "triton"):
+            # Which kernels ran tells a custom kernel from the reference's own
+            # (the profiler costs a second or two: only kernel candidates pay it).
             inputs, _ = tensors.make_inputs(self.get_inputs, int(sets[0]["seed"]), self.device)
             self.send({"type": "kernels", "names": self.launched_kernels(inputs)})
             del inputs

@@ -73,9 +73,25 @@ def default_threads() -> int:
     return max(1, min(4, n))
 
 
+@functools.lru_cache(maxsize=1)
 def torch_versions() -> dict:
-    import torch
-    return {"torch": str(torch.__version__), "cuda": torch.version.cuda}
+    """torch's version and the CUDA it was built for, read from its
+    version.py: the evaluator process itself never imports torch (seconds),
+    only its children do."""
+    import importlib.util
+    import re
+    spec = importlib.util.find_spec("torch")
+    if spec is None or not spec.submodule_search_locations:
+        return {"torch": None, "cuda": None}
+    try:
+        with open(os.path.join(list(spec.submodule_search_locations)[0], "version.py")) as f:
+            text = f.read()
+    except OSError:
+        import torch
+        return {"torch": str(torch.__version__), "cuda": torch.version.cuda}
+    version = re.search(r"^__version__\s*=\s*['\"]([^'\"]+)", text, re.M)
+    cuda = re.search(r"^cuda(?:\s*:[^=]*)?=\s*['\"]([^'\"]+)", text, re.M)
+    return {"torch": version.group(1) if version else None, "cuda": cuda.group(1) if cuda else None}
 
 
 _PROBE = r"""
@@ -113,11 +129,7 @@ def machine_key(*extra) -> str:
             driver = f.readline().strip()
     except OSError:
         driver = ""
-    try:
-        import torch
-        versions = (str(torch.__version__), torch.version.cuda)
-    except ImportError:
-        versions = ("", None)
+    versions = torch_versions()
     blob = json.dumps([boot, driver, os.environ.get("CUDA_VISIBLE_DEVICES"), versions, *extra])
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
@@ -148,11 +160,7 @@ def cuda_devices() -> tuple[dict, ...]:
     """The visible CUDA devices, probed in a child so this process never
     initialises CUDA (a fork server must be started from a CUDA-free state);
     the probe is kept on disk for the next process on this boot."""
-    try:
-        import torch
-        if torch.version.cuda is None:
-            return ()
-    except ImportError:
+    if torch_versions()["cuda"] is None:
         return ()
     key = machine_key()
     stored = load_probe("devices", key)

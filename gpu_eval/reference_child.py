@@ -32,6 +32,7 @@ class ReferenceChild(Child):
         self.scales: dict[tuple, float] = {}
         self.timer: Timer | None = None
         self.timing_seeds: list[int] = []
+        self.first: dict | None = None
 
     def run(self) -> None:
         self.setup()
@@ -119,9 +120,9 @@ class ReferenceChild(Child):
             del inputs, out, outs
             i += 1
         info["timing_seeds"] = self.timing_seeds
-        if self.is_cuda and first is not None:
-            self.phase("profiling the reference")
-            info["kernels"] = self.launched_kernels(self._inputs(first)[0])
+        self.first = first
+        if self.is_cuda:
+            torch.cuda.empty_cache()            # what it holds now is what it keeps
         info["resident_bytes"] = self._resident()
         self.send({"type": "prepared", **info})
 
@@ -157,6 +158,10 @@ class ReferenceChild(Child):
                            "patched": patched_names()})
             elif kind == "end":
                 continue            # the timer stays ready for the next candidate
+            elif kind == "kernels":
+                # Asked for by the first kernel candidate of the task only.
+                names = self.launched_kernels(self._inputs(self.first)[0]) if self.first else None
+                self.send({"type": "kernels", "names": names})
 
     def check(self, msg: dict, payload) -> None:
         key = (msg["tag"], int(msg["index"]))
@@ -165,6 +170,7 @@ class ReferenceChild(Child):
                        "reason": f"no reference outputs for {key[0]} set {key[1]}", "candidate_fault": True})
             return
         self._threads(timing=False)
+        kept = key in self.outputs
         ref = self._outputs(key)
         opened = ipc.Opened()
         try:
@@ -184,6 +190,9 @@ class ReferenceChild(Child):
                 torch.cuda.synchronize()
         finally:
             opened.close()
+        del ref
+        if self.is_cuda and not kept:
+            torch.cuda.empty_cache()            # a recomputed set's memory goes back
         self.send({"type": "checked", "ok": ok, "max_abs_diff": diff, "reason": reason})
 
     def start_timer(self, msg: dict) -> None:

@@ -59,11 +59,15 @@ class Runner:
         threading.Thread(target=self._warm_up, name="sgs-eval-warmup", daemon=True).start()
 
     def _warm_up(self) -> None:
-        try:
-            environment.cuda_devices()
-            self.children.server()
-        except Exception:  # noqa: BLE001 - the first evaluation will meet and report it
-            pass
+        def quietly(fn):
+            try:
+                fn()
+            except Exception:  # noqa: BLE001 - the first evaluation will meet and report it
+                pass
+        probe = threading.Thread(target=quietly, args=(environment.cuda_devices,), daemon=True)
+        probe.start()
+        quietly(self.children.server)
+        probe.join()
 
     # --- life ----------------------------------------------------------------
     def close(self) -> None:

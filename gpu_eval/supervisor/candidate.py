@@ -156,7 +156,9 @@ class Session:
             raise protocol.ProtocolError(f"unexpected request for {h.get('phase')!r}")
 
     def _start_checks(self) -> None:
+        t0 = time.monotonic()
         ref = self.wait_reference()
+        self.result["phases"]["reference_wait_s"] = round(time.monotonic() - t0, 3)
         if isinstance(ref, ReferenceFailure):
             self.result["flags"].append("reference_failed")
             self._end("reference_failed", ref.error)
@@ -249,8 +251,7 @@ class Session:
         self.robust.append(False)
 
     def _kernels(self, h: dict, plen: int) -> None:
-        names, ref_names = h.get("names"), self.ref.kernels if self.ref else None
-        result = self.result
+        names, result = h.get("names"), self.result
         if names is None:
             result["flags"].append("profiler_unavailable")
             return
@@ -259,6 +260,7 @@ class Session:
             return
         defined = result.get("kernels_defined") or []
         ran = [d for d in defined if any(d in n for n in names)]
+        ref_names = self.runner.references.kernels(self.ref, self._limit()) if self.ref and not ran else None
         if defined and not ran:
             result["flags"].append("custom_kernel_not_launched")
         if not ran and ref_names is not None and set(names) <= set(ref_names):

@@ -79,10 +79,6 @@ class Reference:
     def set_meta(self, tag: str, index: int) -> dict | None:
         return self.info.get("sets", {}).get(f"{tag}:{index}")
 
-    @property
-    def kernels(self):
-        return self.info.get("kernels")
-
     def need_bytes(self) -> int:
         """What one candidate of this task needs on the device: its context,
         one input set with its outputs and temporaries, its timing sets, and
@@ -364,6 +360,30 @@ class References:
             except (TimeoutError, protocol.ProtocolError, OSError):
                 ref.dead = True
                 raise
+
+    def kernels(self, ref: Reference, timeout: float) -> list | None:
+        """The GPU kernels one call of the reference launches (profiled once,
+        when a kernel candidate first needs them)."""
+        if "kernels" in ref.info:
+            return ref.info["kernels"]
+        deadline = time.monotonic() + timeout
+        with ref.lock:
+            if ref.dead:
+                return None
+            try:
+                protocol.send(ref.sock, {"type": "kernels"})
+                while True:
+                    h, plen = protocol.recv_header(ref.sock, deadline)
+                    if plen:
+                        protocol.recv_payload(ref.sock, plen, deadline)
+                    if h.get("type") == "kernels":
+                        ref.info["kernels"] = h.get("names")
+                        return ref.info["kernels"]
+                    if h.get("type") != "phase":
+                        raise protocol.ProtocolError(f"unexpected message {h.get('type')!r}")
+            except (TimeoutError, protocol.ProtocolError, OSError):
+                ref.dead = True
+                return None
 
     def timer(self, ref: Reference, warmup_s: float, timeout: float) -> bool:
         """Makes the reference ready to time blocks; False if it cannot."""
