@@ -13,6 +13,24 @@ from .request import normalize
 from .supervisor import EvaluationAborted, Runner
 
 
+def prestart() -> None:
+    """Start the fork server and the device probe in the background (they
+    take seconds): a caller that knows it will evaluate soon calls this
+    first and does its own preparation meanwhile."""
+    import threading
+
+    from .forkserver import shared_server
+
+    def start():
+        try:
+            environment.cuda_devices()
+            shared_server(environment.scrubbed_env)
+        except Exception:  # noqa: BLE001 - the evaluation itself will meet and report it
+            pass
+
+    threading.Thread(target=start, name="sgs-eval-prestart", daemon=True).start()
+
+
 def evaluate(request: dict, *, timing_slot=None, reference_cache=None) -> dict:
     """Evaluate one candidate against its reference, blocking; the candidate
     runs in a fresh child process. `timing_slot`: an optional context manager

@@ -141,6 +141,8 @@ _MOUNT_FLAGS = {"nosuid": _MS_NOSUID, "nodev": _MS_NODEV, "noexec": _MS_NOEXEC, 
 # Device nodes evaluated code may open: the harmless ones and the GPU's.
 _DEV_NODES = ("null", "zero", "full", "random", "urandom")
 _DEV_PREFIXES = ("nvidia", "dri")
+# Parts of a writable /proc that act on the whole machine (as container runtimes do).
+_PROC_READ_ONLY = ("/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs")
 _PR_CAPBSET_DROP, _PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL = 24, 47, 4
 _CAP_VERSION_3 = 0x20080522
 
@@ -203,7 +205,13 @@ def _write_barrier(libc, writable: list[str]) -> None:
         _mount(libc, w, w, None, _MS_BIND | _MS_REC)
     if keep:
         _private_dev(libc, os.path.join(keep[0], ".sgs-dev"))
-    writable_points = set(keep) | {"/dev/shm"}
+    # /proc stays writable: CUDA's start writes there (its threads' names,
+    # /proc/self/task/*/comm); it refuses to start on a read-only /proc with
+    # error 304. What in /proc acts on the machine is bound read-only instead.
+    for point in _PROC_READ_ONLY:
+        if os.path.exists(point):
+            _mount(libc, point, point, None, _MS_BIND | _MS_REC)
+    writable_points = set(keep) | {"/dev/shm", "/proc"}
     for point, flags in _mounts():
         if point in writable_points or any(point.startswith(w + "/") for w in keep):
             continue
@@ -270,7 +278,9 @@ def confine(writable: list[str], network: bool = False, layers: dict | None = No
     libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
     abi = landlock_abi() if layers.get("landlock", True) else 0
     scopes = layers.get("scopes", True)
-    if abi and _landlock(libc, abi, writable, deny_tcp=(not network and report["net"] == "none"), scopes=scopes):
+    # Its own /proc entries stay writable (CUDA names its threads through them).
+    if abi and _landlock(libc, abi, list(writable) + ["/proc/self"], deny_tcp=(not network and report["net"] == "none"),
+                         scopes=scopes):
         fs.append(f"landlock-v{abi}" + ("" if scopes or abi < 6 else "-unscoped"))
         if report["net"] == "none" and abi >= 4:
             report["net"] = "landlock-tcp"

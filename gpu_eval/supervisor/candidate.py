@@ -56,6 +56,7 @@ class Session:
         ext_dir = self._ext_dir(tmpdir)
         os.makedirs(ext_dir, exist_ok=True)
         cfg = runner.child_config("candidate", req, self.device, tmpdir, ext_dir, self.num_threads)
+        cfg["builds"] = bool(self.result.get("builds"))
         self.pid, self.sock, self.log = runner.children.spawn(tmpdir, runner.exec_children)
         with contextlib.ExitStack() as stack:
             stack.callback(shutil.rmtree, tmpdir, True)
