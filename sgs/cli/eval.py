@@ -41,12 +41,15 @@ def read_candidate(path: Path) -> str:
 def run(args) -> int:
     import secrets
 
+    from sgs.gpu_eval import evaluate, prestart
+
+    text = read_candidate(Path(args.file))   # a file that cannot be read starts no process
+    prestart()          # the evaluator's processes start while the task is found and the code extracted
+
     from sgs.core.prompts import extract
     from sgs.core.review import review_flags
     from sgs.core.tasks import get_task
-    from sgs.gpu_eval import evaluate
 
-    text = read_candidate(Path(args.file))
     task = get_task(args.task, kernelbench=args.kernelbench, dataset_file=args.dataset_file)
     extraction = extract(text, task, "kernel")
     if extraction.code is None:

@@ -20,8 +20,8 @@ def add_parser(sub) -> None:
     p.add_argument("--level", type=whole_number("--level", 1), default=None,
                    help="KernelBench level of bare problem ids (default 1)")
     p.add_argument("--name", default=None, help="a name for the run")
-    add_option(p, replace(OPTIONS["prompt_style"], default="kernel",
-                          help="how replies are read and later scored (default kernel)"))
+    add_option(p, replace(OPTIONS["prompt_style"], default=None, optional=True,
+                          help="how replies are read and later scored (default: body for actions, else kernel)"))
     p.add_argument("--strict", action="store_true", help="import nothing if any line is malformed")
     p.add_argument("--evaluate", action="store_true", help="evaluate the imported samples now")
     # recorded with the run, so `sgs run --resume` evaluates with them too

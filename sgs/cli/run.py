@@ -144,7 +144,8 @@ def run(args) -> int:
         return 0
     engine = Engine(store, run_id, backend=backend)
     if backend is None and _needs_samples(store, run_id):
-        # a resumed search: the backend is made from the stored config, before the run counts as started
+        # a resumed search that still samples: the backend is made from the stored config, before the
+        # run counts as started (an imported run, or one with all its samples, needs none)
         _ = engine.backend
         if store.get_run(run_id)["logprob_mode"] is None:
             store.set_logprob_mode(run_id, engine.backend.logprob_mode)

@@ -160,6 +160,7 @@ def test_eval_passes_the_limits_in_its_request(tmp_path, monkeypatch, capsys):
         return {"outcome": "correct", "speedup": 1.5}
 
     monkeypatch.setattr(sgs.gpu_eval, "evaluate", fake_evaluate)
+    monkeypatch.setattr(sgs.gpu_eval, "prestart", lambda: None)
     cand = tmp_path / "cand.py"
     cand.write_text(RELU_NEW)
     code = main(["eval", str(cand), "--task", "builtin/relu", "--device", "cpu", "--timeout", "7",
