@@ -24,14 +24,17 @@ from ..errors import DatabaseError
 log = logging.getLogger(__name__)
 
 ACCESS = ("write", "edit", "read")
-SQLITE_MAGIC = b"SQLite format 3\x00"
-HEADER_SIZE = 100
 BUSY_TIMEOUT_S = 30
 
 
 def connect(path: Path, access: str) -> tuple[sqlite3.Connection, str]:
     """A checked connection to the sgs database at `path` (not yet migrated), and the access it
-    has: "edit" becomes "read" on a file that cannot be written, so the app still shows it."""
+    has: "edit" becomes "read" on a file that cannot be written, so the app still shows it.
+
+    The file is only ever read through SQLite: opening and closing it with
+    plain file calls would drop the POSIX locks SQLite holds on it for other
+    connections of this process (the terminal app keeps one open), and another
+    process could then delete the WAL under them."""
     if access not in ACCESS:
         raise ValueError(f"unknown access {access!r}")
     if path.exists():
@@ -49,16 +52,23 @@ def connect(path: Path, access: str) -> tuple[sqlite3.Connection, str]:
             return connect(path, "read")
         if access != "read" or not _may_read_immutable(path):
             raise database_error(path, exc, access) from None
-        # The file is in WAL mode on storage where its -shm index cannot be
-        # created. There is no -wal file with commits in it and no -shm (a
-        # writer keeps one open), so the file alone is the whole database and
-        # nobody is writing it: reading it as immutable misses nothing.
+        # Storage where the -shm index cannot be created (read-only media).
+        # There is no -wal file with commits in it, no -shm (a writer keeps one
+        # open) and no rollback journal, so the file alone is the whole database
+        # and nobody is writing it: reading it as immutable misses nothing.
         log.info("%s: read-only storage; reading the database file as it stands", path)
         conn = _sqlite(f"{_uri(path)}?mode=ro&immutable=1", path)
-        _check_readable(conn, path)
+        try:
+            _check_readable(conn, path)
+        except sqlite3.DatabaseError as exc2:
+            conn.close()
+            raise database_error(path, exc2, access) from None
     except sqlite3.DatabaseError as exc:
         conn.close()
         raise database_error(path, exc, access) from None
+    except BaseException:
+        conn.close()
+        raise
     return conn, access
 
 
@@ -75,31 +85,19 @@ def precheck(path: Path, access: str = "write") -> None:
 
 
 def check_file(path: Path) -> None:
-    """Refuse an existing path that is not an intact sgs-made SQLite file (before SQLite touches it)."""
+    """Refuse an existing path that cannot be an sgs database, from its metadata alone."""
     if path.is_dir():
         raise DatabaseError(f"{path} is a folder, not a database file")
     try:
-        with open(path, "rb") as f:
-            header = f.read(HEADER_SIZE)
         size = path.stat().st_size
     except OSError as exc:
         raise DatabaseError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if not header:
+    if size == 0:
+        # SQLite would take it for a new database and write a schema into it
         raise DatabaseError(f"{path} is an empty file, not an sgs database; sgs writes only into its own "
                             "databases (remove the file or choose another --db)")
-    if not header.startswith(SQLITE_MAGIC):
-        raise DatabaseError(f"{path} is not an sgs database (not an SQLite file)")
-    if len(header) < HEADER_SIZE:
-        raise DatabaseError(f"{path} is damaged: truncated inside its header ({size} bytes)")
-    page_size = int.from_bytes(header[16:18], "big")
-    page_size = 65536 if page_size == 1 else page_size
-    pages = int.from_bytes(header[28:32], "big")
-    # The page count in the header is valid when the change counter matches
-    # "version-valid-for"; with commits still in the WAL the file may lag it.
-    counted = header[24:28] == header[92:96]
-    if counted and pages and size < pages * page_size and not _wal_has_commits(path):
-        raise DatabaseError(f"{path} is damaged: truncated ({size} of {pages * page_size} bytes); "
-                            "restore it from a copy")
+    if not os.access(path, os.R_OK):
+        raise DatabaseError(f"cannot read {path}: permission denied")
 
 
 def create(path: Path) -> None:
@@ -190,13 +188,8 @@ def _wal_has_commits(path: Path) -> bool:
 
 
 def _may_read_immutable(path: Path) -> bool:
-    try:
-        with open(path, "rb") as f:
-            header = f.read(HEADER_SIZE)
-    except OSError:
-        return False
-    in_wal_mode = len(header) >= 20 and header[18] == 2 and header[19] == 2
-    return in_wal_mode and not _wal_has_commits(path) and not Path(f"{path}-shm").exists()
+    return (not _wal_has_commits(path) and not Path(f"{path}-shm").exists()
+            and not Path(f"{path}-journal").exists())
 
 
 def probe_write(conn: sqlite3.Connection, path: Path) -> None:
@@ -216,8 +209,9 @@ def database_error(path: Path, exc: BaseException, access: str = "read") -> Data
     lowered = message.lower()
     folder = path.parent
     if "file is not a database" in lowered:
-        return DatabaseError(f"{path} is not an sgs database (not an SQLite file, or encrypted)")
+        return DatabaseError(f"{path} is not an sgs database (not an SQLite file, or damaged in its header)")
     if "malformed" in lowered or "disk i/o error" in lowered:
+        # a copy that stopped short reads this way too: SQLite checks the size against the header
         return DatabaseError(f"{path} is damaged ({message}); restore it from a copy")
     if "locked" in lowered or "busy" in lowered:
         return DatabaseError(f"{path} is locked by another process ({message}); try again when it is done")

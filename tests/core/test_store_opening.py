@@ -75,8 +75,10 @@ def test_a_truncated_database_is_named_damaged(tmp_path):
     store.close()
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(DatabaseError, match="truncated"):
-        Store(path, readonly=True)
+    for access in ("read", "write"):
+        with pytest.raises(DatabaseError, match="is damaged .*malformed"):
+            Store(path, access=access)
+    assert len(path.read_bytes()) == len(data) // 2
 
 
 def test_a_finished_run_leaves_an_empty_wal(tmp_path):
@@ -126,3 +128,23 @@ def test_an_archived_database_on_read_only_storage_can_be_viewed(tmp_path, acces
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["read", "0"]
     assert digest(path) == before and sorted(p.name for p in folder.iterdir()) == ["sgs.db"]
+
+
+def test_opening_again_keeps_the_locks_of_a_connection_this_process_holds(tmp_path):
+    """The terminal app keeps a connection open and opens the database again (a second Store).
+    Had that second open read the file with plain file calls, closing it would drop this
+    process's SQLite locks, and another process closing its own connection would take itself
+    for the last one and delete the WAL under the first: 'database disk image is malformed'."""
+    path = tmp_path / "app.db"
+    held = Store(path, access="write")
+    held.db.execute("CREATE TABLE notes (x)")
+    held.db.execute("INSERT INTO notes VALUES (1)")
+    for access in ("read", "edit", "write"):
+        Store(path, access=access).close()
+    other = subprocess.run([sys.executable, "-c", f"from sgs.core.store import Store; Store({str(path)!r}).close()"],
+                           capture_output=True, text=True, timeout=120)
+    assert other.returncode == 0, other.stderr
+    assert Path(f"{path}-wal").exists()            # the other process knew it was not the last one
+    held.db.execute("INSERT INTO notes VALUES (2)")
+    assert Store(path, access="read").db.execute("SELECT count(*) FROM notes").fetchone()[0] == 2
+    held.close()
