@@ -171,7 +171,18 @@ class ReferenceChild(Child):
             return
         self._threads(timing=False)
         kept = key in self.outputs
-        ref = self._outputs(key)
+        try:
+            ref = self._outputs(key)
+        except Exception as e:
+            if is_fatal(e):
+                raise
+            # Its own failure (out of memory beside other evaluations, say):
+            # no verdict on the candidate; the evaluator decides what follows.
+            if self.is_cuda:
+                torch.cuda.empty_cache()
+            self.send({"type": "checked", "ok": False, "max_abs_diff": None, "reference_fault": True,
+                       "reason": f"the reference failed while checking: {short(e, 300)}"})
+            return
         opened = ipc.Opened()
         try:
             try:

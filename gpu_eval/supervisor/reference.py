@@ -47,6 +47,16 @@ class ReferenceRunFailed(Exception):
         self.message, self.retry_alone, self.out_of_memory = message, retry_alone, out_of_memory
 
 
+class ReferenceLost(Exception):
+    """The reference process failed while it served a candidate (its check
+    or its timer): whose fault that is cannot be told while others share
+    the device."""
+
+    def __init__(self, error: str, out_of_memory: bool = False):
+        super().__init__(error)
+        self.error, self.out_of_memory = error, out_of_memory
+
+
 @dataclass
 class ReferenceFailure:
     """A task whose reference failed twice: the message every candidate gets."""
@@ -356,8 +366,13 @@ class References:
                         return h
                     if h.get("type") == "phase":
                         continue
+                    if h.get("type") in ("error", "exit"):
+                        what = (h.get("error") or (f"killed by {signal_name(h['signal'])}" if h.get("signal")
+                                                   else f"exited with code {h.get('code')}"))
+                        raise ReferenceLost(str(what)[:400] + tail_suffix(ref.log, 3),
+                                            out_of_memory=bool(h.get("out_of_memory")))
                     raise protocol.ProtocolError(f"unexpected message {h.get('type')!r}")
-            except (TimeoutError, protocol.ProtocolError, OSError):
+            except (TimeoutError, protocol.ProtocolError, OSError, ReferenceLost):
                 ref.dead = True
                 raise
 
