@@ -29,7 +29,10 @@ from ..cache import reference_key
 from ..request import derive_seed, src_hash
 from .children import ChildFailed, signal_name, tail_suffix
 
-CONTEXT_BYTES = 768 << 20           # a CUDA context, cuBLAS workspace and torch's own state
+# A CUDA context with the kernels of the libraries a model loads (cuBLAS,
+# cuDNN) and torch's own state: on the H200 machine, processes of small
+# tasks held 1-2 GiB besides their tensors.
+CONTEXT_BYTES = 2 << 30
 HOST_CHILD_BYTES = 512 << 20        # host memory of one evaluation child beyond its tensors
 OUTPUT_CACHE_GPU = 8 << 30          # reference outputs kept on a GPU per task (more: made again)
 OUTPUT_CACHE_CPU = 1 << 30
