@@ -3,10 +3,12 @@ real_workload/generate.py) through `sgs import FILE --evaluate` (the path a
 run takes), over as many commands as it needs.
 
 Each invocation runs one segment: `sgs import` the first time, then `sgs run
---resume RUN` until the run is finished. A segment stops cleanly (SIGTERM,
-which the engine records as an interrupted run; SIGKILL after --grace-s) when
---budget-s is spent (not before the import has stored every candidate, a
-matter of seconds), so one segment fits in a device command of 10 minutes.
+--resume RUN` until the run is finished. A segment ends when --budget-s is
+spent (not before the import has stored every candidate, a matter of
+seconds): its process group is killed as a lost session would be, every
+finished evaluation is in the database and the ones in progress are redone
+by the resume (see stop() for why not SIGTERM). One segment fits in a device
+command of 10 minutes.
 The wall time is the sum of the segments' active times (launch to exit).
 
 Reports: wall time, candidates per minute, time per phase (the stored
@@ -127,11 +129,53 @@ def sgs_command(args, run: dict | None, candidates: Path, db: Path, name: str) -
     return base + ["run", "--resume", str(run["id"]), "--quiet", "--db", str(db)]
 
 
+def stop(proc: subprocess.Popen, how: str, grace_s: float) -> str:
+    """Ends the segment's sgs process group. `kill`: SIGKILL at once, as a
+    lost SSH session or a device command's time limit would; evaluations in
+    progress are redone on resume. `term`: SIGTERM first (the engine records
+    the run as interrupted and lets running evaluations finish), SIGKILL
+    after grace_s. `kill` is the default because after SIGTERM the engine
+    stores the evaluations still queued as `crashed` ("evaluator failed:
+    CancelledError") and a resume does not redo them."""
+    if how == "term":
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=grace_s)
+            return "stopped"
+        except subprocess.TimeoutExpired:
+            pass
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    return "killed"
+
+
+STALE_AFTER_S = 35.0   # sgs treats a 'running' run of another host as interrupted after 30 s without a heartbeat
+
+
+def wait_until_stale(db: Path, run_id: int) -> float:
+    """A run killed on another machine moments ago still looks alive to
+    `sgs run --resume` until its heartbeat is 30 s old: wait that out (not
+    counted as active time). Returns the seconds waited."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        status, beat, host = conn.execute("SELECT status, heartbeat_at, host FROM runs WHERE id = ?",
+                                          [run_id]).fetchone()
+    finally:
+        conn.close()
+    if status != "running" or not beat or host == os.uname().nodename:
+        return 0.0
+    age = time.time() - datetime.fromisoformat(beat).timestamp()
+    wait = max(0.0, STALE_AFTER_S - age)
+    time.sleep(wait)
+    return wait
+
+
 def run_segment(args, candidates: Path, db: Path, out: Path, name: str, n_lines: int, seg_no: int) -> dict:
     run = run_row(db, name)
     if run is not None and run["samples"] != n_lines:
         drop_run(db, run["id"])
         run = None
+    waited = wait_until_stale(db, run["id"]) if run is not None else 0.0
     done_before = run["done"] if run else 0
     cmd = sgs_command(args, run, candidates, db, name)
     log_path = out / f"sgs_{args.set}_segment{seg_no}.log"
@@ -152,14 +196,7 @@ def run_segment(args, candidates: Path, db: Path, out: Path, name: str, n_lines:
                     imported = now is not None and now["samples"] == n_lines
                 # An import cut short is discarded: the budget waits for it (seconds).
                 if elapsed >= args.budget_s and imported:
-                    ended = "stopped"
-                    os.killpg(proc.pid, signal.SIGTERM)
-                    try:
-                        proc.wait(timeout=args.grace_s)
-                    except subprocess.TimeoutExpired:
-                        ended = "killed"
-                        os.killpg(proc.pid, signal.SIGKILL)
-                        proc.wait()
+                    ended = stop(proc, args.stop, args.grace_s)
                     break
                 if elapsed - last_print >= args.progress_s:
                     last_print = elapsed
@@ -180,6 +217,7 @@ def run_segment(args, candidates: Path, db: Path, out: Path, name: str, n_lines:
     return {"segment": seg_no, "started": started, "active_s": round(active, 2), "ended": ended,
             "returncode": proc.returncode, "command": " ".join(cmd[2:]), "run_id": after["id"] if after else None,
             "done_before": done_before, "done_after": after["done"] if after else 0, "memory": memory,
+            "waited_for_stale_run_s": round(waited, 1),
             "log": log_path.name}
 
 
@@ -219,7 +257,10 @@ def main(argv=None) -> int:
     p.add_argument("--device", default="cuda")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds a candidate may run (sgs --timeout)")
     p.add_argument("--budget-s", type=float, default=500.0, help="stop this segment after so many seconds")
-    p.add_argument("--grace-s", type=float, default=45.0, help="after the stop, SIGKILL if still running then")
+    p.add_argument("--stop", choices=["kill", "term"], default="kill",
+                   help="how a segment ends at its budget: kill (SIGKILL, default) or term (SIGTERM, then SIGKILL "
+                        "after --grace-s); see stop()")
+    p.add_argument("--grace-s", type=float, default=45.0, help="with --stop term: SIGKILL if still running then")
     p.add_argument("--poll-s", type=float, default=1.0, help="memory polling interval")
     p.add_argument("--progress-s", type=float, default=30.0)
     p.add_argument("--baseline", default=None, help="kb_baseline.py results (default: --data/kb_baseline.jsonl)")

@@ -162,7 +162,7 @@ def _fmt(v, spec=".1f", none="-"):
 
 
 def markdown(report: dict) -> str:
-    lines = ["# Real workload: sgs import --evaluate on the L1 seed-42 eval split", ""]
+    lines = ["# Real workload through sgs import --evaluate", ""]
     for s in report["sets"]:
         c = s["confusion"]
         off = len(c["disagreements"])
