@@ -31,6 +31,7 @@ import json
 import random
 import re
 import shutil
+import warnings
 from pathlib import Path
 
 from . import sources
@@ -91,8 +92,9 @@ def task_cost(src: str) -> dict | None:
     from torch.utils.flop_counter import FlopCounterMode
     ns: dict = {}
     try:
-        exec(compile(src, "task", "exec"), ns)
-        with torch.device("meta"):
+        with warnings.catch_warnings(), torch.device("meta"):
+            warnings.simplefilter("ignore")               # models' own warnings about their arguments
+            exec(compile(src, "task", "exec"), ns)
             model = ns["Model"](*ns["get_init_inputs"]())
             inputs = ns["get_inputs"]()
             with FlopCounterMode(display=False) as counter, torch.no_grad():

@@ -104,10 +104,18 @@ def reference_failures(results: list[dict]) -> list[dict]:
 
 
 def phases(results: list[dict]) -> dict:
+    """Each phase the results name (the evaluator's own keys; the usual ones
+    first), over the evaluations that have it."""
+    keys = list(PHASES) + sorted({k for r in results if r["done"] for k in (r["result"].get("phases") or {})}
+                                 - set(PHASES))
     out = {}
-    for key in PHASES:
-        out[key] = _stats([float(r["result"]["phases"][key]) for r in results if r["done"]
-                           and (r["result"].get("phases") or {}).get(key) is not None])
+    for key in keys:
+        values = []
+        for r in results:
+            v = (r["result"].get("phases") or {}).get(key) if r["done"] else None
+            if isinstance(v, (int, float)):
+                values.append(float(v))
+        out[key] = _stats(values)
     return out
 
 
@@ -144,6 +152,8 @@ def set_report(name: str, run_id: int | None, db: Path, labels: dict, segments: 
     out = {"set": name, "run_id": run_id, "candidates": len(labels), "evaluated": done,
            "finished": bool(results) and done == len(results) == len(labels),
            "segments": len(segments), "wall_s": round(wall, 1),
+           "segment_list": [{k: seg.get(k) for k in ("segment", "started", "active_s", "ended", "done_before",
+                                                      "done_after", "waited_for_stale_run_s")} for seg in segments],
            "per_min": round(60 * done / wall, 2) if wall else None,
            "peak_gpu_mib": max(gpu_peaks) if gpu_peaks else None, "gpu_total_mib": gpu_total,
            "peak_host_gib": max(host_peaks) if host_peaks else None,
@@ -185,6 +195,12 @@ def markdown(report: dict) -> str:
                       f"{_fmt(b['projected_wall_s'])} s wall, {_fmt(b['projected_eval_s'])} s in eval_kernel_against_ref | |",
                       f"| ratio (KernelBench / sgs) | {_fmt(s.get('ratio'), '.2f')} "
                       f"(in-call: {_fmt(s.get('ratio_in_call'), '.2f')}) | >= {TARGETS['ratio']:g} |"]
+        if s["segment_list"]:
+            lines += ["", "| segment | started (UTC) | active s | ended | evaluated before -> after |",
+                      "|---|---|---|---|---|"]
+            for seg in s["segment_list"]:
+                lines.append(f"| {seg['segment']} | {seg['started']} | {_fmt(seg['active_s'])} | {seg['ended']} | "
+                             f"{seg['done_before']} -> {seg['done_after']} |")
         lines += ["", "Confusion matrix (rows: label; columns: the evaluator's outcome; "
                   "`oom` expects `runtime_error`):", "",
                   "| label | " + " | ".join(c["columns"]) + " |", "|---|" + "---|" * len(c["columns"])]
