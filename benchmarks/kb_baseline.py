@@ -175,7 +175,9 @@ def main(argv=None) -> int:
             if (row["task"], row["sample_idx"]) in have:
                 continue
             left = args.budget_s - (time.monotonic() - t_begin)
-            if left < args.min_start_s:
+            # A candidate of a task that took longer than what is left would be cut and run again.
+            expect = max([r["wall_s"] for r in done if r["task"] == row["task"]], default=0.0)
+            if left < max(args.min_start_s, expect):
                 stopped = True
                 break
             level, problem = row["task"][1:].split("/")

@@ -34,7 +34,6 @@ CUTS = {"L1/4": {"M": "8"}, "L1/89": {"batch_size": "8"}, "L1/36": {"batch_size"
 
 
 def ratio(a, b) -> float:
-    import torch
     a64, b64 = a.double(), b.double()
     return float(((a64 - b64).abs() / (ATOL + RTOL * b64.abs())).max())
 

@@ -1,7 +1,6 @@
 """The real-workload candidate set: deterministic, distinct, labelled in the
 intended proportions, and readable by `sgs import`."""
 import ast
-import json
 
 import pytest
 from real_workload import generate, sources
