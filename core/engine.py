@@ -183,6 +183,8 @@ class Engine:
         self._pending_per_task: dict[str, int] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._discard = threading.Event()        # set when the run is cut off: results coming in are not stored
+        self._settled = threading.Condition(self._lock)
         self._heartbeat: threading.Thread | None = None
         self._evaluator_errors: list[str] = []
 
@@ -274,23 +276,20 @@ class Engine:
         except CancelledError:
             return None
         except Exception as exc:  # noqa: BLE001 - an evaluator fault is not the candidate's verdict
-            if not self._stop.is_set() and not _is_abort(exc):
+            if not self._discard.is_set() and not _is_abort(exc):
                 with self._lock:
                     self._evaluator_errors.append(f"{type(exc).__name__}: {exc}")
             return None
 
     def _finish(self, task: Task, sample_id: int, idx: int, surprisal, result: dict | None,
                 code: str | None) -> None:
-        if result is None:
+        if result is None or (self._discard.is_set() and result.get("outcome") != "no_code"):
+            # No verdict, or one that finished while the run was being
+            # interrupted (its children may have been killed under it): the
+            # sample stays pending and is evaluated again on resume.
             with self._lock:
                 self._pending_per_task[task.id] -= 1
-            return
-        if self._stop.is_set() and result.get("outcome") != "no_code":
-            # Finished while the run was being interrupted: its children may
-            # have been killed under it, so the result is not trusted as a
-            # verdict. It is evaluated again on resume.
-            with self._lock:
-                self._pending_per_task[task.id] -= 1
+                self._settled.notify_all()
             return
         result = dict(result)
         result["flags"] = review_flags(task.reference_src, code, result)
@@ -299,6 +298,7 @@ class Engine:
                                   result.get("speedup"), result.get("error"), surprisal))
         with self._lock:
             self._pending_per_task[task.id] -= 1
+            self._settled.notify_all()
             done = self._pending_per_task[task.id] == 0 and self._generated.get(task.id, False)
         if done:
             self._task_finished(task.id)
@@ -353,9 +353,14 @@ class Engine:
         self._flush_pending()
 
     def _wait_for_evaluations(self) -> None:
+        """Until every submitted evaluation is settled: its future done and
+        its result stored (a future's result() returns before its callbacks
+        have run)."""
         for future in list(self._futures):
             with contextlib.suppress(Exception):
                 future.result()
+        with self._settled:
+            self._settled.wait_for(lambda: all(n <= 0 for n in self._pending_per_task.values()))
 
     def _flush_pending(self) -> None:
         while self._pending_samples:
@@ -420,7 +425,9 @@ class Engine:
         return status
 
     def _close(self, status: str, error: str | None) -> None:
-        # From here on, results that come in are not stored (see _finish).
+        if status != "finished":
+            # From here on, results that come in are not stored (see _finish).
+            self._discard.set()
         self._stop.set()
         previous = getattr(self, "_previous_handlers", None) or {}
         with _signals_held(previous):
