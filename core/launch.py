@@ -36,10 +36,11 @@ class Launched:
     log_path: Path
 
 
-def log_path_for(db: str | os.PathLike, run_id: int) -> Path:
+def log_path_for(db: str | os.PathLike, run_id: int, *, create: bool = True) -> Path:
     """Where a detached run writes its output (the same place `sgs run --detach` uses)."""
     folder = Path(db).resolve().parent / "sgs-logs"
-    folder.mkdir(parents=True, exist_ok=True)
+    if create:
+        folder.mkdir(parents=True, exist_ok=True)
     return folder / f"run-{run_id}.log"
 
 

@@ -18,7 +18,7 @@ from sgs.tui.screens.live import LiveScreen
 from sgs.tui.screens.new_run import NewRunScreen
 from sgs.tui.screens.runs import RunsScreen
 from sgs.tui.settings import config_path
-from tui_fixtures import notified, screen_text, table_rows, wait_for, write_replies
+from tui_fixtures import notified, screen_text, table_dicts, wait_for, write_replies
 
 pytestmark = pytest.mark.anyio
 KERNELBENCH = Path(os.environ.get("SGS_SHARED", Path(__file__).resolve().parents[2] / ".." / "shared")) / "kernelbench"
@@ -174,7 +174,7 @@ async def test_resumes_an_interrupted_run_in_the_background(tmp_path):
     app = SgsApp(db, clock=Clock())
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.runs)
-        assert "interrupted" in table_rows(app.screen.query_one("#runs-table"))[0][4]
+        assert "interrupted" in table_dicts(app.screen.query_one("#runs-table"))[0]["status"]
         await pilot.press("r")
         await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen), timeout=90)
         assert app.launched == [run_id] and app.screen.run_id == run_id
@@ -199,6 +199,6 @@ async def test_starts_a_run_with_the_embedded_model(tmp_path):
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen), timeout=120)
         run_id = app.screen.run_id
-        await wait_for(pilot, lambda: table_rows(app.screen.query_one("#tasks"))[0][3].startswith("1/1"),
+        await wait_for(pilot, lambda: table_dicts(app.screen.query_one("#tasks"))[0]["evaluated"].startswith("1/1"),
                        timeout=400)
     await wait_db(lambda: Store(db).get_run(run_id)["status"] == "finished", timeout=120)

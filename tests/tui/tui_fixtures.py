@@ -177,6 +177,12 @@ def table_rows(table) -> list[list[str]]:
     return [[str(c).strip() for c in table.get_row_at(i)] for i in range(table.row_count)]
 
 
+def table_dicts(table) -> list[dict[str, str]]:
+    """Rows as {column key: text shown}, for the columns the table shows at its width."""
+    keys = [c.key.value for c in table.columns.values()]
+    return [dict(zip(keys, row)) for row in table_rows(table)]
+
+
 async def wait_for(pilot, predicate, timeout: float = 10.0, step: float = 0.05) -> None:
     """Let the app run until `predicate()` holds (thread workers report back asynchronously)."""
     import time
