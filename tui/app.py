@@ -56,6 +56,7 @@ class SgsApp(App):
             from .screens.live import LiveScreen
 
             self.push_screen(LiveScreen(self.open_run))
+        self.watch_deleted_runs()
         self.set_interval(DELETED_CHECK_S, self.watch_deleted_runs)
 
     # -- help and the palette ---------------------------------------------
@@ -72,7 +73,7 @@ class SgsApp(App):
             yield command
         yield SystemCommand("Keys", "Every key of this screen (? or F1)", self.action_help)
 
-    def open_run(self, run_id: int) -> None:
+    def goto_run(self, run_id: int) -> None:
         """Go to the run's live view, from anywhere (the runs list stays underneath)."""
         from .screens.live import LiveScreen
 
@@ -80,10 +81,10 @@ class SgsApp(App):
             self.pop_screen()
         self.push_screen(LiveScreen(run_id))
 
-    def open_task(self, run_id: int, task_id: str) -> None:
+    def goto_task(self, run_id: int, task_id: str) -> None:
         from .screens.candidates import CandidatesScreen
 
-        self.open_run(run_id)
+        self.goto_run(run_id)
         self.push_screen(CandidatesScreen(run_id, task_id))
 
     # -- runs deleted by another client -------------------------------------
@@ -98,14 +99,17 @@ class SgsApp(App):
         ids: set[int] = message.value
         gone = self._known_runs - ids
         self._known_runs = ids
-        if not gone:
-            return
-        shown = [s for s in self.screen_stack[1:] if getattr(s, "run_id", None) in gone]
+        if gone:
+            self.close_deleted(gone)
+
+    def close_deleted(self, run_ids: set[int]) -> None:
+        """Close the screens of runs deleted by another client, and every screen opened from them."""
+        self._known_runs -= run_ids
+        shown = [s for s in self.screen_stack[1:] if getattr(s, "run_id", None) in run_ids]
         if not shown:
             return
-        # the screens of a deleted run and every screen opened from them close
         first = min(self.screen_stack.index(s) for s in shown)
-        while len(self.screen_stack) > max(first, 1):
+        while len(self.screen_stack) > max(first, 2):
             self.pop_screen()
         for run_id in sorted({s.run_id for s in shown}):
             self.notify(f"run {run_id} was deleted (by another client)", severity="warning", timeout=8)

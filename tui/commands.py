@@ -46,8 +46,8 @@ class JumpCommands(Provider):
 
     def _callback(self, target: dict):
         if target["task_id"] is None:
-            return partial(self.app.open_run, target["run_id"])
-        return partial(self.app.open_task, target["run_id"], target["task_id"])
+            return partial(self.app.goto_run, target["run_id"])
+        return partial(self.app.goto_task, target["run_id"], target["task_id"])
 
     async def discover(self) -> Hits:
         for target in self.targets:

@@ -65,6 +65,11 @@ class DataSource:
         row["earlier_s"] = (progress or {}).get("earlier_s") or 0.0
         row["start_failure"] = start_failure(row, progress)
         row["display_status"] = "failed to start" if row["start_failure"] else row["effective_status"]
+        # a created run whose process is at work says what it does
+        label = row["display_status"]
+        if label == "created" and progress:
+            label = "loading model" if progress.get("phase") == "loading_model" else "starting"
+        row["status_label"] = label
         return row
 
     def run(self, run_id: int) -> dict:

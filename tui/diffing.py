@@ -74,6 +74,13 @@ def _pieces(line, width: int, wrap: bool, offset: int, console) -> list:
     return list(line.wrap(console, width, overflow="fold", no_wrap=False)) or [Text("")]
 
 
+def pane_layout(width: int, n_left: int, n_right: int) -> tuple[int, int, int]:
+    """(pane width, line-number width, code width) of each side in `width` cells."""
+    pane = max((width - len(SEPARATOR)) // 2, 8)
+    numbers = max(len(str(n_left)), len(str(n_right)), 1)
+    return pane, numbers, max(pane - numbers - 2, 4)
+
+
 def side_by_side(rows: list[DiffRow], left: list, right: list, width: int, *, styles: tuple[SideStyle, SideStyle],
                  wrap: bool = True, offset: int = 0, console=None):
     """The two sides as one text, `width` cells wide: every row's two lines share their visual lines.
@@ -87,10 +94,7 @@ def side_by_side(rows: list[DiffRow], left: list, right: list, width: int, *, st
     from rich.text import Text
 
     console = console or Console(width=max(width, 20))
-    pane = max((width - len(SEPARATOR)) // 2, 8)
-    numbers = max(len(str(len(left))), len(str(len(right))), 1)
-    gutter = numbers + 2
-    content = max(pane - gutter, 4)
+    pane, numbers, content = pane_layout(width, len(left), len(right))
     out = Text(no_wrap=True, end="")
     starts: list[int] = []
     n_lines = 0
@@ -113,12 +117,14 @@ def side_by_side(rows: list[DiffRow], left: list, right: list, width: int, *, st
                     out.append(SEPARATOR, style="dim")
                 piece = pieces[i] if i < len(pieces) else None
                 changed = row.tag != "equal" and idx is not None
-                if idx is None:
+                if idx is None or piece is None:  # a gap, or a line that needs fewer visual lines
                     out.append(" " * pane)
                     continue
-                number = f"{idx + 1:>{numbers}}" if i == 0 else " " * (numbers - 1) + "↪"
-                out.append(number, style="dim")
-                out.append((MARK[row.tag] if changed else " ") + " ", style="bold" if changed else "")
+                if i == 0:
+                    out.append(f"{idx + 1:>{numbers}}", style="dim")
+                    out.append((MARK[row.tag] if changed else " ") + " ", style="bold" if changed else "")
+                else:  # the same line, wrapped
+                    out.append(" " * (numbers - 1) + "↪  ", style="dim")
                 cell = piece.copy() if piece is not None else Text("")
                 cell.truncate(content, pad=True)
                 if changed:

@@ -2,9 +2,9 @@
 
 Each column has a rank. When the columns do not fit, the least important
 column gives way first: it shrinks if it can (its text then ends in an
-ellipsis), else it is dropped; then the next. Rank 0 columns are never
-dropped, and never shrunk unless they say how far: a pick or a review flag
-is never cut. Spare width goes to the columns that can grow.
+ellipsis), else it is dropped; then the next. Rank 0 and `keep` columns are
+never dropped, and no column shrinks unless it says how far: a pick or a
+review flag is never cut. Spare width goes to the columns that can grow.
 """
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ class Col:
     min_width: int | None = None  # shrinkable down to this many cells (with an ellipsis); None: never shrunk
     grow: bool = False            # takes spare width on wide terminals
     max_width: int | None = None  # the most a growing column takes
+    keep: bool = False            # never dropped, whatever its rank (it may still shrink at its rank)
 
 
 def plain(value) -> str:
@@ -54,7 +55,7 @@ def plan(columns: list[Col], rows: list[dict], available: int) -> list[tuple[Col
         if col.min_width is not None:
             floor = max(col.min_width + 1, cell_len(col.label) + 1)
             widths[col.key] -= min(excess, max(widths[col.key] - floor, 0))
-        if total() > available and col.rank > 0:
+        if total() > available and col.rank > 0 and not col.keep:
             shown.remove(col)
     # 3. a wide terminal: spare width to the growing columns
     spare = available - total()

@@ -126,5 +126,5 @@ class NllSpeedupScatter(PlotextPlot):
 
     def render(self):
         if not any(pts for _, _, pts in self._points()):
-            return Text(f" {self.title_text}: no correct sample with a speedup yet")
+            return Text(f" {self.title_text}: no correct sample with a speedup yet", overflow="ellipsis")
         return super().render()

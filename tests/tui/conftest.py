@@ -5,7 +5,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from tui_fixtures import build_fixture_db, clock  # noqa: E402
+from tui_fixtures import add_wide_run, build_fixture_db, clock  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -20,11 +20,22 @@ def fixture_db(tmp_path) -> Path:
 
 
 @pytest.fixture
+def wide_db(fixture_db) -> Path:
+    """The fixture database plus run 3 (see add_wide_run)."""
+    add_wide_run(fixture_db)
+    return fixture_db
+
+
+@pytest.fixture
 def make_app(fixture_db):
+    import os
+
     from sgs.tui.app import SgsApp
 
     def make(db=None, **options):
         options.setdefault("clock", clock())
+        # full colour unless a test asks for NO_COLOR or 16 colours (the test runner's TERM must not matter)
+        options.setdefault("colour_mode", None if "NO_COLOR" in os.environ else "full")
         return SgsApp(db or fixture_db, **options)
 
     return make

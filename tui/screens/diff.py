@@ -20,10 +20,12 @@ from textual.widgets import Footer, Static
 
 from .. import colours, fmt
 from ..clipboard import copy_code, save_code
-from ..diffing import DiffRow, SideStyle, align, hunk_starts, longest, side_by_side, similarity, unified
+from ..diffing import (DiffRow, SideStyle, align, hunk_starts, longest, pane_layout, side_by_side, similarity,
+                       unified)
 from ..messages import Loaded
 from ..syntax import highlighted_lines
-from ..widgets import TitleBar, join
+from ..layout import ranked_parts
+from ..widgets import TitleBar
 from .base import SgsScreen
 
 SIDEWAYS_STEP = 8
@@ -167,10 +169,12 @@ class DiffScreen(SgsScreen):
         changed = sum(r.tag != "equal" for r in self.rows)
         width = max(self.app.size.width - 1, 20)  # one cell for the scrollbar
         pane = (width - 1) // 2
-        view = "unified" if self.unified else "" if self.wrap else f"unwrapped, from column {self.column_offset + 1} (←/→)"
-        self.query_one("#title", TitleBar).update(join([
-            " diff", fmt.plural(len(self.hunks), "changed block"), f"{fmt.plural(changed, 'line')} differ",
-            f"similarity {similarity(left_lines, right_lines):.0%}", view]))
+        view = ("unified" if self.unified else "" if self.wrap
+                else f"unwrapped, from column {self.column_offset + 1} (←/→)")
+        self.query_one("#title", TitleBar).update(ranked_parts([
+            (0, " diff"), (1, fmt.plural(len(self.hunks), "changed block")),
+            (3, f"{fmt.plural(changed, 'line')} {'differs' if changed == 1 else 'differ'}"),
+            (2, f"similarity {similarity(left_lines, right_lines):.0%}"), (0, view)], width))
         self.query_one("#left-head", Static).update(Text(" " + self.left.title, overflow="ellipsis", no_wrap=True))
         self.query_one("#right-head", Static).update(Text(" " + self.right.title, overflow="ellipsis",
                                                           no_wrap=True))
@@ -234,8 +238,10 @@ class DiffScreen(SgsScreen):
     def action_sideways(self, step: int) -> None:
         if self.left is None or self.wrap or self.unified:
             return
-        widest = max(longest(self._lines(self.left)), longest(self._lines(self.right)))
-        self.column_offset = max(0, min(self.column_offset + step * SIDEWAYS_STEP, max(widest - SIDEWAYS_STEP, 0)))
+        left, right = self._lines(self.left), self._lines(self.right)
+        _, _, code_width = pane_layout(max(self.app.size.width - 1, 20), len(left), len(right))
+        furthest = max(longest(left), longest(right)) - code_width  # the longest line's end at the edge
+        self.column_offset = max(0, min(self.column_offset + step * SIDEWAYS_STEP, max(furthest, 0)))
         self.render_diff()
 
     def _side(self, which: str) -> DiffSide | None:

@@ -90,7 +90,8 @@ class LiveScreen(SgsScreen):
         yield Footer(compact=True)
 
     def _columns(self, longest_id: int = 12) -> list[Col]:
-        return [Col("task", "task", rank=0, min_width=longest_id, grow=True, max_width=48),
+        # the task's name is what gives way first (down to the id, which is never cut)
+        return [Col("task", "task", rank=9, keep=True, min_width=longest_id, grow=True, max_width=60),
                 Col("sampled", "sampled"), Col("evaluated", "evaluated"),
                 Col("correct", "ok", "right", rank=2), Col("fast", "fast", "right", rank=3),
                 Col("best", "best", "right"), Col("top3", "top3 pick", "right", rank=1)]
@@ -146,9 +147,8 @@ class LiveScreen(SgsScreen):
         if message.update is None:
             if message.waiting:
                 self._show_waiting()
-            elif self.app.screen is self:
-                self.notify(f"run {self.run_id} was deleted (by another client)", severity="warning")
-                self.app.pop_screen()
+            else:
+                self.app.close_deleted({self.run_id})
             return
         update = message.update
         self.waiting = False
@@ -180,15 +180,26 @@ class LiveScreen(SgsScreen):
         was = self.failure
         self.failure = failure
         panel.display = failure is not None
+        # a run that never started has no tasks under way and no samples: the failure takes their room
         self.query_one("#tasks").display = failure is None
+        self.query_one("#log").display = failure is None
         if failure is None:
             return
         width = max(self.app.size.width - 2, 20)
         text = Text()
-        text.append(fit(f" ✗ run {self.run_id} failed to start: {failure.error}", width) + "\n", style="bold")
+        # the error in full (it wraps); the log's lines cut at the edge with an ellipsis
+        head = f" ✗ run {self.run_id} failed to start: {failure.error}"
+        text.append(head + "\n", style="bold")
+        rows = self.app.size.height - 1 - 3 - 1  # less the title, the progress lines and the footer
+        room = max(rows - (len(head) // (width + 2) + 1) - 2, 3)
         if failure.log_path:
-            text.append(fit(f"   log {failure.log_path}, last lines:", width) + "\n")
-            for line in failure.log_tail[-8:]:
+            path = failure.log_path
+            room = width - len("   log , last lines:")
+            if len(path) > room:  # keep the file's name: cut the path's start
+                path = "…" + path[-(room - 1):]
+            text.append(f"   log {path}, last lines:\n")
+            tail = [ln for ln in failure.log_tail if ln.strip(" ^~")]  # not the traceback's underlines
+            for line in tail[-room:]:
                 text.append(fit("   │ " + line, width) + "\n", style="dim" if self.colour_mode != "mono" else "")
         else:
             text.append("   no log file was found for it\n")
@@ -205,7 +216,7 @@ class LiveScreen(SgsScreen):
         if "/" in model and model.startswith(("/", ".")):
             model = model.rsplit("/", 1)[-1]
         width = self.app.size.width
-        status_text = f"{STATUS_MARK.get(status, '?')} {status}"
+        status_text = f"{STATUS_MARK.get(status, '?')} {run['status_label']}"
         title = ranked_parts([(0, f" sgs ─ run {run['id']}"), (3, run.get("name") or f"{run['kind']} run"),
                               (4, model), (1, f"K={run['k']}"), (5, run.get("prompt_style") or ""),
                               (6, (cfg.get("eval") or {}).get("mode", ""))], width - len(status_text) - 3)
@@ -254,10 +265,10 @@ class LiveScreen(SgsScreen):
             tokens_now = (p.get("tokens_total") or 0) + (p.get("tokens") or 0)
             seconds = p.get("generating_s") or 0.0
             rate = f" · {tokens_now / seconds:.1f} tok/s" if seconds >= 1 and tokens_now else ""
-            in_flight = f" · {p['tokens']} tokens so far" if p.get("tokens") else ""
+            in_flight = f" ({p['tokens']} tokens)" if p.get("tokens") else ""
             done, total = p.get("samples_done") or 0, p.get("samples_total") or 0
             return (f"generating {p.get('task_id')}: sample {min(done + 1, total)} of {total}"
-                    f"{in_flight}{rate} · running {elapsed}")
+                    f"{in_flight}{rate} · {elapsed}")
         if phase == "sampled":
             return f"evaluating {p.get('task_id')} · running {elapsed}"
         return f"running {elapsed}"
@@ -275,7 +286,7 @@ class LiveScreen(SgsScreen):
             if n_s or finished:
                 sampled = f"{n_s:>{kw}}/{k} {fmt.bar(n_s, k, bar_w)}"
             else:
-                sampled = f"{n_s:>{kw}}/{k} " + "·queued·".ljust(bar_w)[:bar_w]
+                sampled = f"{n_s:>{kw}}/{k} " + ("·queued·" if bar_w >= 8 else "queued").center(bar_w)
             rows.append((p["task_id"], {
                 "task": Text.assemble(p["task_id"], (task_label(p["task_id"], p["name"])[len(p["task_id"]):], "dim")),
                 "sampled": sampled,
@@ -328,6 +339,8 @@ class LiveScreen(SgsScreen):
     def check_action(self, action: str, parameters) -> bool | None:
         if action == "retry":
             return self.failure is not None
+        if action in ("top3_diff", "diff", "pause") and self.failure is not None:
+            return False  # a run that never started has nothing to diff or follow
         if action == "resume_run":
             return self.run is not None and self.run["display_status"] == "interrupted"
         return True

@@ -217,8 +217,11 @@ class NewRunScreen(SgsScreen):
             event.stop()
             event.prevent_default()
 
-    def on_descendant_focus(self) -> None:
+    def on_descendant_focus(self, event) -> None:
         self.query_one("#form-error", Static).update("")
+        # mark the row that holds the focus: its label is shown reversed (visible without colour)
+        for row in self.query(".option-row"):
+            row.set_class(event.widget in row.query("*"), "-current")
 
     @on(Input.Submitted, "#filter")
     def _filter_done(self) -> None:

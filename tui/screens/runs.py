@@ -20,7 +20,7 @@ STATUS_MARK = {"running": "▶", "finished": "■", "interrupted": "‖", "faile
 REFRESH_S = 1.0
 COLUMNS = [
     Col("id", "id", "right"),
-    Col("name", "name", rank=2, min_width=8, grow=True, max_width=48),
+    Col("name", "name", rank=2, keep=True, min_width=8, grow=True, max_width=48),
     Col("model", "model", rank=6, min_width=8, grow=True, max_width=40),
     Col("size", "tasks×K", "right", rank=5),
     Col("status", "status"),
@@ -83,12 +83,7 @@ class RunsScreen(SgsScreen):
         rows = []
         for r in self.runs:
             status = r["display_status"]
-            if status == "created" and (r.get("progress") or {}).get("phase") == "loading_model":
-                status_text = "· loading model"
-            elif status == "created" and r.get("progress"):
-                status_text = "· starting"
-            else:
-                status_text = f"{STATUS_MARK.get(status, '?')} {status}"
+            status_text = f"{STATUS_MARK.get(status, '?')} {r['status_label']}"
             # share of the run's samples evaluated; the live screen has the counts
             progress = f"{min(r['n_evaluated'] / r['n_expected'], 1):.0%}" if r["n_expected"] else "-"
             model = r["model"] or "-"
