@@ -122,7 +122,7 @@ async def test_next_and_previous_task(make_app):
         await pilot.press("right_square_bracket")
         await wait_for(pilot, lambda: cands_table(app).row_count == 4)
         assert app.screen.task_id == "builtin/softmax"
-        assert "builtin/softmax softmax" in screen_text(app)
+        assert screen_text(app).startswith(" builtin/softmax · 3/4 correct")
 
 
 LEFT = "import torch\n\ndef f(x):\n    return torch.relu(x)\n\nA = 1\nB = 2\nC = 3\nD = 4\nE = 5\nF = 6\nG = 7\nH = 8\nI = 9\nJ = 10\nK = 11\nL = 12\nM = 13\nN = 14\nO = 15\nP = 16\nQ = 17\nR = 18\nS = 19\nT = 20\nend = 'left'\n"

@@ -143,8 +143,8 @@ class CandidatesScreen(SgsScreen):
             if c.error and not c.correct:
                 note = fmt.first_line(c.error, 200)
             elif c.code:
-                body = _forward_body(c.code)
-                note = body[0] if body else ""
+                body = [ln for ln in _forward_body(c.code) if not ln.lstrip().startswith("#")]
+                note = body[0].strip() if body else ""
             rows.append((str(c.sample_idx), {
                 "rank": Text.assemble((TAIL_MARK if row.tail else " ", "bold cyan" if mode != "mono" else "bold"),
                                       (MARKED if c.sample_idx in self.marked else " ", "bold"), f"{row.rank:>3}"),
@@ -166,7 +166,8 @@ class CandidatesScreen(SgsScreen):
     def _render_summary(self) -> None:
         s = self.summary
         order = "▼" if (self.descending if self.descending is not None else self.sort_key != "index") else "▲"
-        title = ranked_parts([(0, f" {self.task_id} {self.task_name}".rstrip()),
+        name = "" if self.task_id.rsplit("/", 1)[-1] == self.task_name else self.task_name
+        title = ranked_parts([(0, f" {self.task_id}"), (4, name),
                               (0, f"{s.n_correct}/{s.n_samples} correct"),
                               (1, f"sort: {SORT_LABEL[self.sort_key]} {order}"),
                               (0, "correct only" if self.correct_only else ""),
