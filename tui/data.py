@@ -126,11 +126,21 @@ class DataSource:
 
     def top3_picks(self, run_id: int, task_ids, rank_by: str = "surprisal") -> dict[str, Candidate | None]:
         """Each task's surprisal-top3 pick (None while the task has no correct sample)."""
+        from sgs.core.selection import STRATEGIES, correct_groups
+
+        task_ids = list(task_ids)
+        if len(task_ids) > 8:  # many tasks at once (a run just opened): one query for the whole run
+            by_task: dict[str, list[Candidate]] = {t: [] for t in task_ids}
+            for cand in self.candidates(run_id):
+                if cand.task_id in by_task:
+                    by_task[cand.task_id].append(cand)
+        else:
+            by_task = {t: self.candidates(run_id, t) for t in task_ids}
+        top3 = STRATEGIES.get("surprisal-top3")
         out = {}
-        for task_id in task_ids:
-            cands = self.candidates(run_id, task_id)
-            idx = picks_by_strategy(cands, rank_by).get("surprisal-top3")
-            out[task_id] = next((c for c in cands if c.sample_idx == idx), None)
+        for task_id, cands in by_task.items():
+            pick = top3.pick(correct_groups(cands), rank_by)
+            out[task_id] = pick[0][0].representative if pick else None
         return out
 
     def sample(self, sample_id: int) -> dict:
