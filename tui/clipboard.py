@@ -29,7 +29,7 @@ def copy_code(app, code: str, what: str) -> int:
 
 def default_path(stem: str, folder: Path | None = None) -> Path:
     """A file under ./sgs-code named after the sample, never one that exists already."""
-    folder = folder or Path.cwd() / EXPORT_DIR
+    folder = folder or Path(EXPORT_DIR)
     stem = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-") or "code"
     path = folder / f"{stem}.py"
     n = 1
@@ -93,6 +93,6 @@ class SaveCode(ModalScreen[Path | None]):
 def save_code(app, code: str, stem: str) -> None:
     def saved(path: Path | None) -> None:
         if path is not None:
-            app.notify(f"saved {len(code.encode('utf-8'))} bytes to {path}", title="save")
+            app.notify(f"saved {len(code.encode('utf-8'))} bytes to {path.resolve()}", title="save")
 
     app.push_screen(SaveCode(code, default_path(stem)), saved)

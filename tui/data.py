@@ -287,7 +287,7 @@ class LiveFeed:
 
     WINDOW_S = 60.0
 
-    def __init__(self, source: DataSource, run_id: int, *, backlog: int = 200, max_lines: int = 500):
+    def __init__(self, source: DataSource, run_id: int, *, backlog: int = 60, max_lines: int = 500):
         self.source = source
         self.run_id = run_id
         self.backlog = backlog
@@ -298,6 +298,8 @@ class LiveFeed:
         self._last_progress_key = None
         self._hardware: str | None = None
         self._evaluated: dict[str, int] = {}
+        self._progress: list[dict] = []
+        self._rank_by = "surprisal"
 
     def _new_samples(self) -> list[dict]:
         store = self.source
@@ -352,7 +354,17 @@ class LiveFeed:
         return Throughput(act["samples"] * 60 / window, act["evaluations"] * 60 / window, act["tokens"] / window,
                           window)
 
-    def poll(self) -> FeedUpdate:
+    def picks(self) -> dict[str, Candidate | None]:
+        """The surprisal-top3 pick of each task whose evaluations changed since the last call."""
+        stale = [p["task_id"] for p in self._progress if self._evaluated.get(p["task_id"]) != p["n_evaluated"]]
+        if not stale:
+            return {}
+        top3 = self.source.top3_picks(self.run_id, stale, self._rank_by)
+        self._evaluated.update({p["task_id"]: p["n_evaluated"] for p in self._progress})
+        return top3
+
+    def poll(self, with_picks: bool = True) -> FeedUpdate:
+        """What is new; `with_picks=False` leaves the picks to `picks()` (the table can show first)."""
         run = self.source.run(self.run_id)
         samples = self._new_samples()
         evals = self._new_evaluations()
@@ -374,12 +386,10 @@ class LiveFeed:
         changed = key != self._last_progress_key
         self._last_progress_key = key
         progress = self.source.task_progress(self.run_id) if changed else []
-        top3 = {}
         if progress:
-            # picks change only when a task's evaluations do: recompute those tasks alone
-            stale = [p["task_id"] for p in progress if self._evaluated.get(p["task_id"]) != p["n_evaluated"]]
-            top3 = self.source.top3_picks(self.run_id, stale, run.get("rank_by") or "surprisal")
-            self._evaluated.update({p["task_id"]: p["n_evaluated"] for p in progress})
+            self._progress = progress
+        self._rank_by = run.get("rank_by") or "surprisal"
+        top3 = self.picks() if with_picks else {}
         if self._hardware is None:
             self._hardware = self.source._call("latest_hardware", self.run_id)
         failure = None

@@ -36,7 +36,8 @@ def _screen_keys(screen: Screen) -> list[tuple[str, str]]:
                 shown = binding.key_display or screen.app.get_key_display(Binding(key.strip(), binding.action))
                 if shown not in keys:
                     keys.append(shown)
-    return [(" / ".join(keys), text) for text, keys in seen.items()]
+    rows = [(" / ".join(keys), text) for text, keys in seen.items()]
+    return sorted(rows, key=lambda row: row[1].startswith("Quit"))  # quitting last
 
 
 def _table_keys(screen: Screen) -> list[tuple[str, str]]:

@@ -52,6 +52,13 @@ def pick_text(cand) -> str:
     return f"#{cand.sample_idx} {fmt.speedup(cand.speedup)}" + ("!" if needs_review(cand.flags) else "")
 
 
+class PicksPolled(Message):
+    def __init__(self, top3: dict, generation: int):
+        super().__init__()
+        self.top3 = top3
+        self.generation = generation
+
+
 class LiveScreen(SgsScreen):
     help_title = "live run"
     BINDINGS = [
@@ -123,7 +130,7 @@ class LiveScreen(SgsScreen):
         seen = False
         while not stop.is_set():
             try:
-                update = feed.poll()
+                update = feed.poll(with_picks=False)
             except LookupError:
                 if seen:  # deleted by another client
                     self.post_message(FeedPolled(None, generation))
@@ -134,6 +141,9 @@ class LiveScreen(SgsScreen):
                 continue
             seen = True
             self.post_message(FeedPolled(update, generation))
+            picks = feed.picks()  # after the table: on a large run it shows first, its picks a moment later
+            if picks:
+                self.post_message(PicksPolled(picks, generation))
             if update.run["effective_status"] != "running" and update.run["status"] != "created":
                 # a finished or interrupted run changes no more unless it is resumed: poll slowly
                 stop.wait(max(self.app.poll_interval * 4, 2.0))
@@ -165,6 +175,13 @@ class LiveScreen(SgsScreen):
         if update.lines or update.dropped:
             self._write_lines(update.lines, update.dropped)
         self.refresh_bindings()
+
+    @on(PicksPolled)
+    def _picks(self, message: PicksPolled) -> None:
+        if message.generation == self._generation:
+            self.top3.update(message.top3)
+            if self.progress:
+                self._render_tasks()
 
     # -- rendering --------------------------------------------------------
     def _show_waiting(self) -> None:
@@ -332,8 +349,8 @@ class LiveScreen(SgsScreen):
         width = max((log.size.width or self.app.size.width) - 1, 20)
         if dropped:
             log.write(Text(f"… {fmt.plural(dropped, 'earlier event')} not shown", style="dim"))
-        for line in lines:
-            log.write(self._format_line(line, width))
+        if lines:  # one write for the batch: a large backlog costs one render, not one per line
+            log.write(Text("\n").join(self._format_line(line, width) for line in lines))
 
     # -- actions ----------------------------------------------------------
     def check_action(self, action: str, parameters) -> bool | None:
