@@ -14,16 +14,33 @@ def _config_home(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
 
 
-@pytest.fixture
-def fixture_db(tmp_path) -> Path:
-    return build_fixture_db(tmp_path / "fixture.db")
+@pytest.fixture(scope="session")
+def _fixture_templates(tmp_path_factory) -> dict[str, Path]:
+    """The fixture databases, built once per session; each test gets its own copy."""
+    folder = tmp_path_factory.mktemp("templates")
+    plain = build_fixture_db(folder / "plain.db")
+    wide = build_fixture_db(folder / "wide.db")
+    add_wide_run(wide)
+    return {"plain": plain, "wide": wide}
+
+
+def _copy(template: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    target = tmp_path / "fixture.db"
+    shutil.copyfile(template, target)
+    return target
 
 
 @pytest.fixture
-def wide_db(fixture_db) -> Path:
+def fixture_db(tmp_path, _fixture_templates) -> Path:
+    return _copy(_fixture_templates["plain"], tmp_path)
+
+
+@pytest.fixture
+def wide_db(tmp_path, _fixture_templates, fixture_db) -> Path:
     """The fixture database plus run 3 (see add_wide_run)."""
-    add_wide_run(fixture_db)
-    return fixture_db
+    return _copy(_fixture_templates["wide"], tmp_path)
 
 
 @pytest.fixture

@@ -217,6 +217,11 @@ class CandidatesScreen(SgsScreen):
         preview.border_title = fit(head, width - 2)
         preview.update(text)
 
+    def on_resize(self) -> None:
+        if self.summary is not None:  # the title and the preview fit the new width
+            self._render_summary()
+            self._render_preview()
+
     @on(DataTable.RowHighlighted)
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._render_preview()

@@ -116,6 +116,7 @@ class LiveScreen(SgsScreen):
             self._render_tasks()
         if self._last_update is not None:
             self._render_header(self._last_update)
+            self._render_failure(self.failure)  # its log lines fit the new size
 
     def restart_feed(self) -> None:
         self._stop.set()
