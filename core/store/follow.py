@@ -18,10 +18,7 @@ EVALUATION_LINE = """SELECT e.id, e.task_id, s.sample_idx, e.finished_at, s.surp
 
 
 class FollowQueries:
-    """Query methods over runs, samples and evaluations (mixed into `Store`)."""
-
-    def _rows(self, sql: str, params=()) -> list[dict]:  # provided by Store
-        raise NotImplementedError
+    """Query methods over runs, samples and evaluations (mixed into `Store`, whose `_rows` they use)."""
 
     # -- runs -------------------------------------------------------------
     def run_ids(self) -> list[int]:
