@@ -24,6 +24,7 @@ from . import events as ev
 from .backends import Backend, make_backend
 from .review import review_flags
 from .store import Store
+from .store.progress import ProgressRecorder
 from .types import SamplingParams, Task
 
 HEARTBEAT_S = 2.0
@@ -187,6 +188,7 @@ class Engine:
         self._settled = threading.Condition(self._lock)
         self._heartbeat: threading.Thread | None = None
         self._evaluator_errors: list[str] = []
+        self.progress = ProgressRecorder(store, run_id)  # for readers in other processes (the app)
 
     # -- events -----------------------------------------------------------
     def emit(self, event: ev.Event) -> None:
@@ -200,7 +202,13 @@ class Engine:
     @property
     def backend(self) -> Backend:
         if self._backend is None:
-            self._backend = make_backend(self.config.backend, self.config.model, **self.config.backend_options)
+            self.progress.loading_model(self.config.backend, self.config.model)
+            try:
+                self._backend = make_backend(self.config.backend, self.config.model, **self.config.backend_options)
+            except Exception as exc:
+                self.progress.failed_to_start(exc)
+                raise
+            self.progress.model_loaded()
         return self._backend
 
     @property
@@ -328,6 +336,7 @@ class Engine:
             # previous task's evaluations finish before the next task samples.
             self._wait_for_evaluations()
         with self._generation_guard():
+            self.progress.generating(task.id, have, self.config.k)
             stream = self.backend.generate(prompt, missing, params)
             for generation in stream:
                 if self._stop.is_set():
@@ -346,8 +355,10 @@ class Engine:
                     "code_kind": extraction.kind, "surprisal": surprisal, "extraction_error": extraction.error,
                 })
                 idx += 1
+                self.progress.sample_done(task.id, idx, self.config.k, generation.n_tokens)
                 if not local:
                     self._flush_pending()  # a remote model: evaluate while it keeps sampling
+        self.progress.generated(task.id)
         # evaluations are submitted after the guard is released, so correctness
         # checks and timings never compete with a local model for the device
         self._flush_pending()
@@ -377,6 +388,7 @@ class Engine:
     def run_to_end(self) -> str:
         self._generated: dict[str, bool] = {}
         self._pending_samples: list[dict] = []
+        self.progress.session_started()
         self.store.set_run_status(self.run_id, "running")
         self.emit(ev.RunStarted(self.run_id, tuple(self.tasks), self.config.k))
         self._heartbeat = threading.Thread(target=self._beat, name="sgs-heartbeat", daemon=True)

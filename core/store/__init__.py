@@ -19,7 +19,9 @@ from typing import Any, Iterable
 import sqlite_utils
 
 from ..types import Generation, Task
-from .schema import DDL, SCHEMA_VERSION
+from .follow import FollowQueries
+from .progress import ProgressStore
+from .schema import DDL, MIGRATIONS, SCHEMA_VERSION
 
 DEFAULT_DB = "sgs.db"
 NETWORK_FS = {"nfs", "nfs4", "cifs", "smb3", "smbfs", "fuse.sshfs", "9p", "afs", "lustre", "gpfs", "ceph", "fuse.glusterfs"}
@@ -72,7 +74,7 @@ class Candidate:
         return self.outcome == "correct"
 
 
-class Store:
+class Store(FollowQueries, ProgressStore):
     def __init__(self, path: str | os.PathLike = DEFAULT_DB, *, readonly: bool = False):
         self.path = Path(path)
         if readonly and not self.path.exists():
@@ -106,6 +108,11 @@ class Store:
                 raise RuntimeError(
                     f"{self.path} has schema version {current}, newer than this sgs ({SCHEMA_VERSION}): upgrade sgs"
                 )
+            elif current < SCHEMA_VERSION:  # additive migrations (schema.MIGRATIONS)
+                for version in range(current + 1, SCHEMA_VERSION + 1):
+                    for stmt in MIGRATIONS.get(version, ()):
+                        self.db.execute(stmt)
+                self.db.execute("INSERT INTO schema_version VALUES (?, ?)", [SCHEMA_VERSION, now()])
 
     def close(self) -> None:
         self.db.conn.close()
