@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .budget import AUDIT_FLAG, OUTSIDE_FLAG
 from .review import needs_review
 from .selection import DEFAULT_ORDER, STRATEGIES
 from .selection.base import is_scored, ranked_correct
@@ -588,10 +589,6 @@ def surprisal_speedup_correlation(candidates_by_task: dict[str, list[Candidate]]
 
 
 # -- what a budget left out ----------------------------------------------
-AUDIT_FLAG = "audit"
-OUTSIDE_FLAG = "outside_budget"
-
-
 def wilson_interval(successes: int, n: int, level: float = LEVEL) -> tuple[float, float] | None:
     from scipy.stats import norm
 
