@@ -66,7 +66,7 @@ def computable(strategy: str, rank_by: str, budget: Budget | None) -> bool:
 
 # -- per-task outcome of a pick -----------------------------------------
 def is_fast(cand: Candidate) -> bool:
-    return cand.correct and cand.speedup is not None and cand.speedup > 1.0
+    return cand.outcome == "correct" and cand.speedup is not None and cand.speedup > 1.0
 
 
 def is_fast_noise_aware(cand: Candidate) -> bool:
@@ -93,7 +93,8 @@ def task_picks(candidates_by_task: dict[str, list[Candidate]], strategy: str, ra
     chooser = STRATEGIES.get(strategy)
     out = []
     for unit, cands in candidates_by_task.items():
-        pick = chooser.pick(cands, rank_by)
+        # every strategy picks among correct samples: hand it those only (the stats screen's hot path)
+        pick = chooser.pick([c for c in cands if c.outcome == "correct"], rank_by)
         tp = TaskPick(unit=unit, has_pick=bool(pick))
         timed_w = 0.0
         speed = logs = 0.0
@@ -215,10 +216,12 @@ class StrategyRow:
 
 def strategy_row(candidates_by_task: dict[str, list[Candidate]], strategy: str, rank_by: str = "surprisal", *,
                  budget: Budget | None = None, clusters: dict[str, str] | None = None, n_boot: int = N_BOOT,
-                 seed: int = 0) -> StrategyRow:
+                 seed: int = 0, n_unscored: int | None = None) -> StrategyRow:
     n = len(candidates_by_task)
     ranks = STRATEGIES.get(strategy).ranks
-    unscored = sum(unscored_count(c, rank_by) for c in candidates_by_task.values()) if ranks else 0
+    if n_unscored is None:
+        n_unscored = sum(unscored_count(c, rank_by) for c in candidates_by_task.values())
+    unscored = n_unscored if ranks else 0
     if not computable(strategy, rank_by, budget):
         return StrategyRow(strategy, None, None, None, None, n, 0, 0.0, None, rank_by, n_unscored=unscored,
                            computable=False)
@@ -252,13 +255,14 @@ def strategy_row(candidates_by_task: dict[str, list[Candidate]], strategy: str, 
 def strategy_table(candidates_by_task: dict[str, list[Candidate]], rank_by: str = "surprisal",
                    strategies: list[str] | None = None, *, budget: Budget | None = None,
                    clusters: dict[str, str] | None = None, n_boot: int = N_BOOT, seed: int = 0) -> list[StrategyRow]:
-    return [strategy_row(candidates_by_task, s, rank_by, budget=budget, clusters=clusters, n_boot=n_boot, seed=seed)
-            for s in (strategies or DEFAULT_ORDER)]
+    unscored = sum(unscored_count(c, rank_by) for c in candidates_by_task.values())
+    return [strategy_row(candidates_by_task, s, rank_by, budget=budget, clusters=clusters, n_boot=n_boot, seed=seed,
+                         n_unscored=unscored) for s in (strategies or DEFAULT_ORDER)]
 
 
 def unscored_count(candidates: list[Candidate], rank_by: str = "surprisal") -> int:
     """Samples of a task without a rank value: left out of the ranking strategies."""
-    return sum(1 for c in candidates if not is_scored(c, rank_by))
+    return sum(1 for c in candidates if getattr(c, rank_by) is None)
 
 
 def sample_fast_1(candidates_by_task: dict[str, list[Candidate]]) -> float:
@@ -299,14 +303,20 @@ class BestOfK:
     rank_by: str = "surprisal"
 
 
-def _log_comb(n, k):
-    from scipy.special import gammaln
+_LGAMMA: list[float] = [0.0]
 
-    n, k = np.asarray(n, float), np.asarray(k, float)
+
+def _log_comb(n, k):
+    """log C(n, k) elementwise (-inf outside 0 <= k <= n), from a table of log factorials."""
+    n, k = np.broadcast_arrays(np.asarray(n, float), np.asarray(k, float))
+    top = int(max(n.max(initial=0), 0)) + 1
+    while len(_LGAMMA) <= top:
+        _LGAMMA.append(math.lgamma(len(_LGAMMA) + 1))
+    table = np.asarray(_LGAMMA)
     valid = (k >= 0) & (k <= n)
-    out = np.full(np.broadcast(n, k).shape, -np.inf)
-    nn, kk = np.broadcast_arrays(n, k)
-    out[valid] = gammaln(nn[valid] + 1) - gammaln(kk[valid] + 1) - gammaln(nn[valid] - kk[valid] + 1)
+    out = np.full(n.shape, -np.inf)
+    ni, ki = n[valid].astype(int), k[valid].astype(int)
+    out[valid] = table[ni] - table[ki] - table[ni - ki]
     return out
 
 
@@ -336,6 +346,11 @@ def _top_m_fast(fast_in_rank_order: list[bool], n: int, m: int, ks) -> np.ndarra
     return total
 
 
+# rank-and-keep-the-fastest strategies with an exact best-of-K: how many top samples each keeps
+_TOP_WIDTH = {"surprisal": 1, "most-confident": 1, "surprisal-top3": 3}
+EXACT_BEST_OF_K = ("oracle", "random", *_TOP_WIDTH)
+
+
 def best_of_k_exact(candidates: list[Candidate], strategy: str, ks, rank_by: str = "surprisal") -> np.ndarray | None:
     """One task's expected fast_1 for each K of `ks`, drawing K of its n samples; None where no formula is known."""
     n = len(candidates)
@@ -353,7 +368,7 @@ def best_of_k_exact(candidates: list[Candidate], strategy: str, ks, rank_by: str
         # given one correct sample drawn, the pick is uniform over all correct ones (exchangeability)
         share = sum(is_fast(c) for c in correct) / len(correct)
         return share * (1.0 - prob_none_drawn(n, len(correct), ks))
-    width = {"surprisal": 1, "most-confident": 1, "surprisal-top3": 3}.get(strategy)
+    width = _TOP_WIDTH.get(strategy)
     if width is None or not s.ranks:
         return None
     ranked = ranked_correct(candidates, rank_by, descending=strategy != "most-confident")
@@ -525,14 +540,45 @@ def _wilcoxon_speedup(p: TaskPick) -> float:
 
 
 # -- surprisal / mean NLL against speedup --------------------------------
-def _spearman(x, y) -> tuple[float | None, float | None]:
-    from scipy.stats import spearmanr
+def _average_ranks(x: np.ndarray) -> np.ndarray:
+    """Ranks 1..n, ties sharing their average rank (as scipy.stats.rankdata)."""
+    order = np.argsort(x, kind="mergesort")
+    xs = x[order]
+    starts = np.r_[True, xs[1:] != xs[:-1]]
+    group = np.cumsum(starts) - 1
+    first = np.flatnonzero(starts)
+    counts = np.diff(np.r_[first, xs.size])
+    ranks = np.empty(x.size)
+    ranks[order] = first[group] + (counts[group] + 1) / 2
+    return ranks
 
-    if len(x) < 3 or len(set(x)) < 2 or len(set(y)) < 2:
+
+def spearman(x, y, *, p_value: bool = True) -> tuple[float | None, float | None]:
+    """Spearman rho (Pearson on average ranks) and its two-sided p-value from the t distribution, as scipy's
+    spearmanr computes them; (None, None) for fewer than 3 points or no variation."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if x.size < 3:
         return None, None
-    res = spearmanr(x, y)
-    rho, p = float(res.statistic), float(res.pvalue)
-    return (None, None) if math.isnan(rho) else (rho, p)
+    rx, ry = _average_ranks(x), _average_ranks(y)
+    rx -= rx.mean()
+    ry -= ry.mean()
+    denom = math.sqrt(float(rx @ rx) * float(ry @ ry))
+    if denom == 0:
+        return None, None
+    rho = max(-1.0, min(1.0, float(rx @ ry) / denom))
+    if not p_value:
+        return rho, None
+    from scipy.stats import t as t_dist
+
+    dof = x.size - 2
+    if abs(rho) >= 1.0:
+        return rho, 0.0
+    t = rho * math.sqrt(dof / ((1.0 - rho) * (1.0 + rho)))
+    return rho, float(2 * t_dist.sf(abs(t), dof))
+
+
+def _spearman(x, y, p_value: bool = True):
+    return spearman(x, y, p_value=p_value)
 
 
 def _timed_correct(cands: list[Candidate], key: str) -> list[Candidate]:
@@ -547,7 +593,7 @@ def expert_tail(candidates: list[Candidate], rank_by: str = "surprisal") -> set[
 
 
 def surprisal_speedup_correlation(candidates_by_task: dict[str, list[Candidate]], rank_by: str = "surprisal",
-                                  *, tail_by: str = "surprisal") -> dict:
+                                  *, tail_by: str = "surprisal", p_values: bool = True) -> dict:
     """Spearman rho of `rank_by` (surprisal or mean_nll) against speedup among correct, timed samples.
 
     Overall: pooled over every task's samples, and the mean of per-task rhos
@@ -560,18 +606,18 @@ def surprisal_speedup_correlation(candidates_by_task: dict[str, list[Candidate]]
         pts = _timed_correct(cands, rank_by)
         px += [getattr(c, rank_by) for c in pts]
         py += [c.speedup for c in pts]
-        rho, _ = _spearman([getattr(c, rank_by) for c in pts], [c.speedup for c in pts])
+        rho, _ = _spearman([getattr(c, rank_by) for c in pts], [c.speedup for c in pts], False)
         if rho is not None:
             per_task.append(rho)
         tail = expert_tail([c for c in pts if getattr(c, tail_by) is not None], tail_by)
         tpts = [c for c in pts if c.sample_idx in tail]
         tx += [getattr(c, rank_by) for c in tpts]
         ty += [c.speedup for c in tpts]
-        rho, _ = _spearman([getattr(c, rank_by) for c in tpts], [c.speedup for c in tpts])
+        rho, _ = _spearman([getattr(c, rank_by) for c in tpts], [c.speedup for c in tpts], False)
         if rho is not None:
             tail_tasks.append(rho)
-    pooled, pooled_p = _spearman(px, py)
-    tail_rho, tail_p = _spearman(tx, ty)
+    pooled, pooled_p = _spearman(px, py, p_values)
+    tail_rho, tail_p = _spearman(tx, ty, p_values)
     return {
         "key": rank_by,
         "within_task_mean_rho": sum(per_task) / len(per_task) if per_task else None,
@@ -630,10 +676,10 @@ def audit_summary(candidates_by_task: dict[str, list[Candidate]], rank_by: str =
 
 
 __all__ = [
-    "AUDIT_FLAG", "BestOfK", "Budget", "Comparison", "EquivalentK", "INCORRECT_SPEEDUP", "OUTSIDE_FLAG",
+    "AUDIT_FLAG", "BestOfK", "Budget", "Comparison", "EXACT_BEST_OF_K", "EquivalentK", "INCORRECT_SPEEDUP", "OUTSIDE_FLAG",
     "StrategyRow", "TaskPick", "audit_summary", "best_of_k", "best_of_k_curve", "best_of_k_exact",
     "bootstrap_mean_ci", "cohens_h", "compare_strategies", "computable", "equivalent_k", "expert_tail",
     "interval_coverage", "is_fast", "is_fast_noise_aware", "paired_block_bootstrap_ci", "pool_runs",
     "prob_none_drawn", "sample_fast_1", "sign_test", "strategy_row", "strategy_table",
-    "surprisal_speedup_correlation", "task_picks", "unscored_count", "wilson_interval", "wilcoxon_log_ratio",
+    "spearman", "surprisal_speedup_correlation", "task_picks", "unscored_count", "wilson_interval", "wilcoxon_log_ratio",
 ]

@@ -48,7 +48,7 @@ def is_timed(cand: Candidate) -> bool:
 
 def correct_samples(candidates: list[Candidate]) -> list[Candidate]:
     """A task's correct samples, by sample index."""
-    return sorted((c for c in candidates if c.correct), key=lambda c: c.sample_idx)
+    return sorted((c for c in candidates if c.outcome == "correct"), key=lambda c: c.sample_idx)
 
 
 def is_scored(cand: Candidate, rank_by: str) -> bool:
@@ -60,9 +60,10 @@ def ranked_correct(candidates: list[Candidate], rank_by: str, descending: bool =
 
     Ties go to the lower sample index either way; unscored samples are left out.
     """
-    scored = [c for c in candidates if c.correct and is_scored(c, rank_by)]
+    rank_value(None, None, rank_by)  # checks the key
+    scored = [c for c in candidates if c.outcome == "correct" and getattr(c, rank_by) is not None]
     sign = -1.0 if descending else 1.0
-    return sorted(scored, key=lambda c: (sign * rank_value(c.surprisal, c.mean_nll, rank_by), c.sample_idx))
+    return sorted(scored, key=lambda c: (sign * getattr(c, rank_by), c.sample_idx))
 
 
 def fastest(cands: list[Candidate]) -> Candidate | None:

@@ -230,3 +230,15 @@ def test_audit_estimates_what_the_budget_missed():
     a = audit_summary({"t": cands})
     assert (a["n_audited"], a["n_correct"], a["n_beats_pick"], a["n_not_evaluated"]) == (2, 1, 1, 4)
     assert a["estimated_missed"] == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_spearman_matches_scipy_with_ties(seed):
+    from sgs.core.statistics import spearman
+
+    rng = np.random.default_rng(seed)
+    x, y = rng.integers(0, 6, 40).astype(float), rng.normal(size=40)
+    rho, p = spearman(x, y)
+    want = sps.spearmanr(x, y)
+    assert rho == pytest.approx(want.statistic) and p == pytest.approx(want.pvalue)
+    assert spearman([1, 1, 1], [1, 2, 3]) == (None, None)
