@@ -188,6 +188,15 @@ def _weighted_medians(blocks: list[np.ndarray], counts: np.ndarray) -> np.ndarra
     return (values[lower] + values[upper]) / 2
 
 
+def speedup_interval(result: dict, *, n_boot: int = N_BOOT, seed: int = 0) -> tuple[float, float] | None:
+    """The paired block-bootstrap interval of a stored evaluation result, from its per-block times
+    (`timing_blocks`: {"reference": [[ms, ...], ...], "candidate": [...]}); None when it has none."""
+    blocks = result.get("timing_blocks") or {}
+    if not blocks.get("reference") or not blocks.get("candidate"):
+        return None
+    return paired_block_bootstrap_ci(blocks["reference"], blocks["candidate"], n_boot=n_boot, seed=seed)
+
+
 def interval_coverage(intervals, truth: float) -> float | None:
     """Share of intervals [lo, hi] that hold `truth` (a coverage check over repeated evaluations)."""
     held = [lo <= truth <= hi for lo, hi in intervals if lo is not None and hi is not None]
@@ -681,5 +690,5 @@ __all__ = [
     "bootstrap_mean_ci", "cohens_h", "compare_strategies", "computable", "equivalent_k", "expert_tail",
     "interval_coverage", "is_fast", "is_fast_noise_aware", "paired_block_bootstrap_ci", "pool_runs",
     "prob_none_drawn", "sample_fast_1", "sign_test", "strategy_row", "strategy_table",
-    "spearman", "surprisal_speedup_correlation", "task_picks", "unscored_count", "wilson_interval", "wilcoxon_log_ratio",
+    "spearman", "speedup_interval", "surprisal_speedup_correlation", "task_picks", "unscored_count", "wilson_interval", "wilcoxon_log_ratio",
 ]
