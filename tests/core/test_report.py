@@ -118,3 +118,15 @@ def test_sgs_report_without_matplotlib_writes_tables_and_says_so(store, tmp_path
     printed = capsys.readouterr().out
     assert "matplotlib is not installed (pip install 'sgs[report]')" in printed
     assert (out / "strategies.csv").exists() and not (out / "strategies.png").exists()
+
+
+def test_sgs_show_says_what_was_left_out_and_what_a_budget_cannot_compute(store, capsys):
+    r1 = add_run(store, 9, time_top=3, unscored=2)
+    assert main(["show", str(r1), "--db", str(store.path), "--top", "3"]) == 0
+    out = capsys.readouterr().out
+    oracle = next(line for line in out.splitlines() if line.startswith("oracle"))
+    assert oracle.split()[1:3] == ["n/a", "n/a"]
+    top3 = next(line for line in out.splitlines() if line.startswith("surprisal-top3"))
+    assert "n/a" not in top3
+    assert "10 unscored samples (" in out and "left out of the strategies that rank by surprisal" in out
+    assert "sample fast_1 n/a" in out and "--time-top 3" in out
