@@ -188,12 +188,22 @@ def best_of_k_records(data: RunData, n_sub: int = 48) -> list[dict]:
 
 
 def cost_records(store: Store, data: RunData) -> list[dict]:
-    """Evaluation time per budget role: compile (CPU) and check + timing (the device's seconds: GPU-seconds on a GPU)."""
+    """Evaluation time per budget role: compile (CPU) and check + timing (the device's seconds: GPU-seconds on a GPU).
+
+    Counted once per evaluation (samples with the same code share one)."""
+    from .selection.identity import code_identity
+
     rows: dict[str, dict] = {}
+    seen: set[tuple[str, str]] = set()
     for cands in data.by_task.values():
         for cand in cands:
             if cand.outcome is None:
                 continue
+            if cand.code:  # samples that wrote the same code share one evaluation: count it once
+                key = (cand.task_id, code_identity(cand.code))
+                if key in seen:
+                    continue
+                seen.add(key)
             result = store.get_sample(cand.sample_id).get("result") or {}
             role = (result.get("budget") or {}).get("role") or "full"
             rec = rows.setdefault(role, {"scope": data.label, "role": role, "evaluations": 0, "compile_s": 0.0,
@@ -290,6 +300,31 @@ def _cell(v) -> str:
     return str(v)
 
 
+def _with_ci(value, lo, hi) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:.3f}" + (f" [{lo:.2f}, {hi:.2f}]" if lo is not None else "")
+
+
+def markdown_strategies(records: list[dict]) -> str:
+    """The strategy table as the paper prints it: intervals beside the values, both rank keys side by side."""
+    rows = []
+    for r in records:
+        rows.append({
+            "scope": r["scope"], "strategy": r["strategy"],
+            "fast_1 [95% CI]": _with_ci(r["fast_1"], r["fast_1_lo"], r["fast_1_hi"]),
+            "noise-aware fast_1": _with_ci(r["fast_1_noise_aware"], r["fast_1_noise_aware_lo"],
+                                           r["fast_1_noise_aware_hi"]),
+            "mean speedup": r["mean_speedup"], "geomean": r["geomean_speedup"], "equivalent K": r["equivalent_k"],
+            "picks": f"{r['picks']}/{r['n_tasks']}" if r["computable"] else None, "untimed": r["untimed"],
+            "flagged": r["flagged"], "unscored left out": r["unscored_left_out"],
+            "fast_1 by mean NLL": _with_ci(r["fast_1_by_mean_nll"], r["fast_1_lo_by_mean_nll"],
+                                           r["fast_1_hi_by_mean_nll"]),
+            "equivalent K by mean NLL": r["equivalent_k_by_mean_nll"],
+        })
+    return markdown_table(rows)
+
+
 TITLES = {"strategies": "Selection strategies (fast_1 with 95% bootstrap intervals over tasks; by total surprisal, "
                         "and by mean NLL in the *_by_mean_nll columns)",
           "tests": "Paired tests between strategies over tasks (Wilcoxon on log speedup ratios, incorrect = 1e-6; "
@@ -307,7 +342,8 @@ def write_report(report: Report, out_dir: str | Path) -> list[Path]:
     written = []
     md = ["# sgs report: " + ", ".join(r.label for r in report.runs), ""]
     for name, records in report.tables.items():
-        md += [f"## {name}", "", TITLES.get(name, ""), "", markdown_table(records)]
+        body = markdown_strategies(records) if name == "strategies" and records else markdown_table(records)
+        md += [f"## {name}", "", TITLES.get(name, ""), "", body]
         path = out / f"{name}.csv"
         cols = list(dict.fromkeys(k for r in records for k in r))
         with open(path, "w", newline="") as f:
@@ -326,4 +362,4 @@ def write_report(report: Report, out_dir: str | Path) -> list[Path]:
 
 __all__ = ["COMPARISONS", "RANK_KEYS", "Report", "RunData", "best_of_k_records", "budget_of", "build_report",
            "comparison_records", "correlation_records", "cost_records", "group_by_task", "load_run",
-           "markdown_table", "pooled", "run_summary", "strategy_records", "summary_notes", "write_report"]
+           "markdown_strategies", "markdown_table", "pooled", "run_summary", "strategy_records", "summary_notes", "write_report"]
