@@ -172,6 +172,8 @@ def best_of_k_records(data: RunData, n_sub: int = 48) -> list[dict]:
     if data.budget is not None or not data.by_task:
         return []
     k = data.run.get("k") or max(len(c) for c in data.by_task.values())
+    if k < 1:
+        return []
     dense = list(range(1, k + 1))
     sparse = sorted({min(2 ** i, k) for i in range(int(math.log2(k)) + 1)} | {k})
     out = []

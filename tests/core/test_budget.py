@@ -199,3 +199,33 @@ def test_engine_evaluates_whitespace_variants_once(tmp_path):
     assert evaluator.requests == ["B"]
     speedups = [c.speedup for c in store.candidates(run_id)]
     assert speedups == [1.2, 1.2]
+
+
+def test_import_then_resume_under_a_budget_with_the_real_evaluator(tmp_path, capsys):
+    """sgs import --time-top 1, then sgs run --resume: the CPU evaluator checks down the ranking only."""
+    import json
+
+    from sgs.cli import main
+    from sgs.core.tasks.builtin import pool_path
+
+    records = [json.loads(line) for line in open(pool_path()) if '"builtin/relu"' in line][:5]
+    path = tmp_path / "relu.jsonl"
+    with open(path, "w") as f:
+        for i, rec in enumerate(records):
+            text = f"```python\n{rec['code']}```"
+            tokens, _ = tokenize(text)
+            f.write(json.dumps({"task": "builtin/relu", "text": text, "tokens": tokens,
+                                "logprobs": [-(10.0 - i) / len(tokens)] * len(tokens)}) + "\n")
+    db = str(tmp_path / "i.db")
+    assert main(["import", str(path), "--db", db, "--time-top", "1", "--device", "cpu", "--timeout", "20"]) == 0
+    assert main(["run", "--resume", "1", "--db", db, "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "evaluated under a surprisal budget (--time-top 1)" in out
+    cands = Store(db).candidates(1)
+    evaluated = [c for c in cands if c.outcome != "skipped"]
+    # the top-ranked correct sample and the most confident correct one were found; nothing else ran
+    correct = sorted((c for c in cands if c.correct), key=lambda c: -c.surprisal)
+    assert correct, "the pool's relu candidates include correct ones"
+    top, confident = correct[0].surprisal, correct[-1].surprisal
+    assert all(c.surprisal >= top or c.surprisal <= confident for c in evaluated)
+    assert all(confident < c.surprisal < top for c in cands if c.outcome == "skipped")

@@ -130,3 +130,10 @@ def test_sgs_show_says_what_was_left_out_and_what_a_budget_cannot_compute(store,
     assert "n/a" not in top3
     assert "10 unscored samples (" in out and "left out of the strategies that rank by surprisal" in out
     assert "sample fast_1 n/a" in out and "--time-top 3" in out
+
+
+def test_a_run_without_samples_still_reports(store, tmp_path):
+    r1 = add_run(store, 10, k=0)
+    r2 = add_run(store, 11, k=0)
+    written = write_report(build_report(store, [r1, r2], n_boot=50), tmp_path / "empty")
+    assert (tmp_path / "empty" / "report.md").exists() and len(written) >= 7
