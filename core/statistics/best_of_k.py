@@ -1,6 +1,7 @@
 """Best-of-K curves (exact where a formula exists, subsampled otherwise) and equivalent K."""
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -43,6 +44,12 @@ def _log_comb(n, k):
 
 def prob_none_drawn(n: int, bad: int, draws) -> np.ndarray:
     """P(none of `bad` marked items among `draws` drawn without replacement from n) = C(n-bad, d)/C(n, d)."""
+    return _prob_none_drawn(int(n), int(bad), tuple(int(k) for k in np.atleast_1d(draws))).copy()
+
+
+@functools.lru_cache(maxsize=4096)
+def _prob_none_drawn(n: int, bad: int, draws: tuple[int, ...]) -> np.ndarray:
+    # tasks of one run share n and often the count: each (n, count) is computed once
     d = np.minimum(np.asarray(draws), n)
     return np.exp(_log_comb(n - bad, d) - _log_comb(n, d))
 

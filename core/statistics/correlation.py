@@ -13,10 +13,12 @@ def _average_ranks(x: np.ndarray) -> np.ndarray:
     """Ranks 1..n, ties sharing their average rank (as scipy.stats.rankdata)."""
     order = np.argsort(x, kind="mergesort")
     xs = x[order]
-    starts = np.r_[True, xs[1:] != xs[:-1]]
+    starts = np.empty(xs.size, dtype=bool)
+    starts[0] = True
+    np.not_equal(xs[1:], xs[:-1], out=starts[1:])
     group = np.cumsum(starts) - 1
     first = np.flatnonzero(starts)
-    counts = np.diff(np.r_[first, xs.size])
+    counts = np.diff(first, append=xs.size)
     ranks = np.empty(x.size)
     ranks[order] = first[group] + (counts[group] + 1) / 2
     return ranks
@@ -51,12 +53,12 @@ def _spearman(x, y, p_value: bool = True):
 
 
 def _timed_correct(cands: list[Candidate], key: str) -> list[Candidate]:
-    return [c for c in cands if c.correct and c.speedup is not None and getattr(c, key) is not None]
+    return [c for c in cands if c.outcome == "correct" and c.speedup is not None and getattr(c, key) is not None]
 
 
 def expert_tail(candidates: list[Candidate], rank_by: str = "surprisal") -> set[int]:
     """Sample indices of the top quarter (rounded up) of a task's correct samples by the rank key."""
-    correct = [c for c in candidates if c.correct and getattr(c, rank_by) is not None]
+    correct = [c for c in candidates if c.outcome == "correct" and getattr(c, rank_by) is not None]
     correct.sort(key=lambda c: (-getattr(c, rank_by), c.sample_idx))
     return {c.sample_idx for c in correct[: math.ceil(len(correct) / 4)]}
 

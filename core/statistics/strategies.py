@@ -153,7 +153,14 @@ def strategy_table(candidates_by_task: dict[str, list[Candidate]], rank_by: str 
                    strategies: list[str] | None = None, *, budget: Budget | None = None,
                    clusters: dict[str, str] | None = None, n_boot: int = N_BOOT, seed: int = 0) -> list[StrategyRow]:
     unscored = sum(unscored_count(c, rank_by) for c in candidates_by_task.values())
-    return [strategy_row(candidates_by_task, s, rank_by, budget=budget, clusters=clusters, n_boot=n_boot, seed=seed,
+    # Strategies only look at correct samples: filter once, already in rank order (the later sorts are then
+    # linear), instead of once per strategy. Keeps the stats screen fast on 100 tasks x 64 samples.
+    sign = -1.0 if rank_by in ("surprisal", "mean_nll") else 1.0
+    correct = {unit: sorted((c for c in cands if c.outcome == "correct"),
+                            key=lambda c: (getattr(c, rank_by) is None,
+                                           sign * (getattr(c, rank_by) or 0.0), c.sample_idx))
+               for unit, cands in candidates_by_task.items()}
+    return [strategy_row(correct, s, rank_by, budget=budget, clusters=clusters, n_boot=n_boot, seed=seed,
                          n_unscored=unscored) for s in (strategies or DEFAULT_ORDER)]
 
 
