@@ -107,7 +107,7 @@ class StatsScreen(SgsScreen):
         self.query_one("#correlation", Static).update(
             f"Spearman({key}, speedup) among correct: {within} within tasks (mean of {c['n_tasks']}), "
             f"{pooled} pooled over {c['n_samples']} samples · sample fast_1 {fmt.num(self.stats['sample_fast_1'], '.3f')}"
-            f" · {self.stats['n_unscored']} unscored left out")
+            + (f" · {self.stats['n_unscored']} unscored left out" if self.stats["n_unscored"] else ""))
 
     def on_resize(self) -> None:
         if self.stats is not None:
