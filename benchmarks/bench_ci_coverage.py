@@ -8,9 +8,9 @@ The same candidate is evaluated --repeat times (fresh processes each time,
 paired timing). Each evaluation's 95% interval should hold the speedup the
 candidate really has; the median of all the repeated point estimates stands
 in for it. Printed: the share of intervals that hold it, for the interval the
-evaluator stored (`speedup_ci`) and, where the result keeps its per-block
-times (`timing_blocks`), the paired block bootstrap computed in core
-(core/statistics.py), with the median interval widths. A share far below
+evaluator stored (`speedup_ci`) and for the paired block bootstrap that core
+recomputes from the stored trial times and block sizes (`speedup_interval`
+in core/statistics), with the median interval widths. A share far below
 0.95 means the interval is too narrow to feed the noise-aware fast_1.
 """
 from __future__ import annotations
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'interval':<34}{'n':>4}{'coverage':>10}{'median width':>14}")
     for name, cis in (("stored speedup_ci", stored), ("paired block bootstrap (core)", paired)):
         if not cis:
-            print(f"{name:<34}{0:>4}{'-':>10}{'-':>14}   (results carry no timing_blocks)")
+            print(f"{name:<34}{0:>4}{'-':>10}{'-':>14}   (results carry no paired trial times)")
             continue
         cov = interval_coverage(cis, truth)
         width = statistics.median(hi - lo for lo, hi in cis)

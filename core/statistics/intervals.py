@@ -79,12 +79,29 @@ def _weighted_medians(blocks: list[np.ndarray], counts: np.ndarray) -> np.ndarra
 
 
 def speedup_interval(result: dict, *, n_boot: int = N_BOOT, seed: int = 0) -> tuple[float, float] | None:
-    """The paired block-bootstrap interval of a stored evaluation result, from its per-block times
-    (`timing_blocks`: {"reference": [[ms, ...], ...], "candidate": [...]}); None when it has none."""
-    blocks = result.get("timing_blocks") or {}
-    if not blocks.get("reference") or not blocks.get("candidate"):
+    """The paired block-bootstrap interval of a stored evaluation result, recomputed from its trial times.
+
+    The evaluator keeps the times of a paired timing in the order taken
+    (`reference_trials_ms`, `candidate_trials_ms`) and the size of each block
+    (`timing_blocks`: {"reference": [n, ...], "candidate": [n, ...]}); None
+    for a result without them (not timed, or timed against a cached reference).
+    """
+    sizes = result.get("timing_blocks") or {}
+    ref = _cut(result.get("reference_trials_ms"), sizes.get("reference"))
+    cand = _cut(result.get("candidate_trials_ms"), sizes.get("candidate"))
+    if ref is None or cand is None or len(ref) != len(cand):
         return None
-    return paired_block_bootstrap_ci(blocks["reference"], blocks["candidate"], n_boot=n_boot, seed=seed)
+    return paired_block_bootstrap_ci(ref, cand, n_boot=n_boot, seed=seed)
+
+
+def _cut(ms, sizes) -> list[list[float]] | None:
+    if not ms or not sizes or sum(sizes) != len(ms):
+        return None
+    out, i = [], 0
+    for n in sizes:
+        out.append(ms[i:i + n])
+        i += n
+    return out
 
 
 def interval_coverage(intervals, truth: float) -> float | None:

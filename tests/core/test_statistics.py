@@ -242,3 +242,15 @@ def test_spearman_matches_scipy_with_ties(seed):
     want = sps.spearmanr(x, y)
     assert rho == pytest.approx(want.statistic) and p == pytest.approx(want.pvalue)
     assert spearman([1, 1, 1], [1, 2, 3]) == (None, None)
+
+
+def test_speedup_interval_is_recomputed_from_a_stored_paired_timing():
+    from sgs.core.statistics import speedup_interval
+
+    rng = np.random.default_rng(5)
+    ref, cnd = simulate_paired(rng, 1.5, n_blocks=12, per_block=4)
+    result = {"reference_trials_ms": [t for b in ref for t in b], "candidate_trials_ms": [t for b in cnd for t in b],
+              "timing_blocks": {"reference": [4] * 12, "candidate": [4] * 12}}
+    assert speedup_interval(result, seed=3) == paired_block_bootstrap_ci(ref, cnd, seed=3)
+    assert speedup_interval({"speedup": 1.2}) is None
+    assert speedup_interval({**result, "timing_blocks": {"reference": [4] * 11, "candidate": [4] * 12}}) is None
