@@ -16,7 +16,7 @@ import secrets
 import signal
 import threading
 import time
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future
 from dataclasses import asdict, dataclass, field
 from typing import Iterable
 
@@ -187,6 +187,7 @@ class Engine:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._heartbeat: threading.Thread | None = None
+        self._evaluator_errors: list[str] = []
         self._budget = None
         if self.config.eval.time_top:
             from .budget import BudgetScheduler
@@ -273,14 +274,34 @@ class Engine:
             self._finish(task, sid, i, s, self._result_of(f), code)
         )
 
-    @staticmethod
-    def _result_of(future: Future) -> dict:
+    def _result_of(self, future: Future) -> dict | None:
+        """The evaluation's result, or None when there is no verdict: the
+        evaluation was cancelled or cut off by an interruption, or the
+        evaluator itself failed. Such a sample stays pending for resume;
+        none of that is the candidate's doing."""
         try:
             return future.result()
-        except Exception as exc:  # noqa: BLE001 - an evaluator fault costs this sample only
-            return {"outcome": "crashed", "error": f"evaluator failed: {type(exc).__name__}: {exc}"}
+        except CancelledError:
+            return None
+        except Exception as exc:  # noqa: BLE001 - an evaluator fault is not the candidate's verdict
+            if not self._stop.is_set() and not _is_abort(exc):
+                with self._lock:
+                    self._evaluator_errors.append(f"{type(exc).__name__}: {exc}")
+            return None
 
-    def _finish(self, task: Task, sample_id: int, idx: int, surprisal, result: dict, code: str | None) -> None:
+    def _finish(self, task: Task, sample_id: int, idx: int, surprisal, result: dict | None,
+                code: str | None) -> None:
+        if result is None:
+            with self._lock:
+                self._pending_per_task[task.id] -= 1
+            return
+        if self._stop.is_set() and result.get("outcome") != "no_code":
+            # Finished while the run was being interrupted: its children may
+            # have been killed under it, so the result is not trusted as a
+            # verdict. It is evaluated again on resume.
+            with self._lock:
+                self._pending_per_task[task.id] -= 1
+            return
         result = dict(result)
         if self._budget is not None and self._budget.role(task.id, sample_id):
             result["budget"] = self._budget.describe(task.id, sample_id)
@@ -415,6 +436,10 @@ class Engine:
         status, error = "finished", None
         self._previous_handlers = _install_sigterm()
         try:
+            # Verdicts an older sgs stored for evaluations an interruption cut
+            # off ("evaluator failed: CancelledError") were never the
+            # candidates': they are evaluated again, with those cut off now.
+            self.store.reopen_evaluator_failures(self.run_id)
             # evaluations cut off by an interruption come first
             leftovers = self.store.samples_to_evaluate(self.run_id)
             full = {s["id"]: s for s in leftovers}
@@ -442,6 +467,11 @@ class Engine:
                     if nothing_pending:
                         self._task_finished(task_id)
             self._wait_for_evaluations()
+            if self._evaluator_errors:
+                n = len(self._evaluator_errors)
+                status = "failed"
+                error = (f"the evaluator failed on {n} evaluation{'s' if n != 1 else ''} "
+                         f"(first: {self._evaluator_errors[0]}); they stay pending: resume the run to retry them")
         except KeyboardInterrupt:
             status, error = "interrupted", "interrupted by the user"
         except Exception as exc:  # noqa: BLE001 - recorded, then re-raised to the caller
@@ -452,15 +482,44 @@ class Engine:
         return status
 
     def _close(self, status: str, error: str | None) -> None:
+        # From here on, results that come in are not stored (see _finish).
         self._stop.set()
-        for sig, handler in (getattr(self, "_previous_handlers", None) or {}).items():
+        previous = getattr(self, "_previous_handlers", None) or {}
+        with _signals_held(previous):
+            if self._own_evaluator and self._evaluator is not None:
+                with contextlib.suppress(Exception):
+                    if status == "finished":
+                        self._evaluator.close()
+                    else:
+                        # Unfinished evaluations end now and stay pending: their
+                        # children are killed, nothing they report is a verdict.
+                        self._evaluator.abort()
+            self.store.set_run_status(self.run_id, status, error)
+        for sig, handler in previous.items():
             with contextlib.suppress(ValueError, OSError):
                 signal.signal(sig, handler)  # the caller's handler again once the run is over
-        if self._own_evaluator and self._evaluator is not None:
-            with contextlib.suppress(Exception):
-                self._evaluator.close()
-        self.store.set_run_status(self.run_id, status, error)
         self.emit(ev.RunFinished(self.run_id, status, error))
+
+
+@contextlib.contextmanager
+def _signals_held(signals: dict):
+    """A second Ctrl-C or SIGTERM while the run closes must not cut the
+    closing short (the run's status would stay 'running')."""
+    held = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in set(signals) | {signal.SIGINT}:
+            with contextlib.suppress(ValueError, OSError):
+                held[sig] = signal.signal(sig, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        for sig, handler in held.items():
+            with contextlib.suppress(ValueError, OSError):
+                signal.signal(sig, handler)
+
+
+def _is_abort(exc: BaseException) -> bool:
+    return type(exc).__name__ == "EvaluationAborted"
 
 
 def _install_sigterm():

@@ -367,6 +367,19 @@ class Store:
         )
 
     # -- evaluations ------------------------------------------------------
+    def reopen_evaluator_failures(self, run_id: int) -> int:
+        """Mark pending again the evaluations stored with a verdict that the
+        evaluator, not the candidate, caused: older versions stored an
+        evaluation cut off by an interruption as `crashed` with "evaluator
+        failed: ...". Returns how many were reopened."""
+        cur = self._write(
+            """UPDATE evaluations SET state = 'pending', outcome = NULL, correct = NULL, speedup = NULL,
+                 speedup_lo = NULL, speedup_hi = NULL, error = NULL, result_json = NULL, finished_at = NULL
+               WHERE run_id = ? AND state = 'done' AND error LIKE 'evaluator failed:%'""",
+            [run_id],
+        )
+        return cur.rowcount
+
     def start_evaluation(self, sample_id: int, run_id: int, task_id: str) -> None:
         self._write(
             """INSERT INTO evaluations (sample_id, run_id, task_id, state, started_at) VALUES (?, ?, ?, 'running', ?)

@@ -16,8 +16,8 @@ def add_parser(sub) -> None:
     p.add_argument("--level", type=int, default=None,
                    help="KernelBench level of bare problem ids (default 1)")
     p.add_argument("--name", default=None, help="a name for the run")
-    p.add_argument("--prompt-style", default="kernel", choices=["body", "kernel"],
-                   help="how replies are read and later scored (default kernel)")
+    p.add_argument("--prompt-style", default=None, choices=["body", "kernel"],
+                   help="how replies are read and later scored (default: body for actions, else kernel)")
     p.add_argument("--strict", action="store_true", help="import nothing if any line is malformed")
     p.add_argument("--evaluate", action="store_true", help="evaluate the imported samples now")
     p.add_argument("--device", default="auto", help="with --evaluate: auto, cpu, cuda, cuda:N")

@@ -163,9 +163,9 @@ def run(args) -> int:
         print(f"follow it with: sgs show {run_id} --db {args.db}   or   sgs tui --db {args.db}")
         return 0
     engine = Engine(store, run_id, backend=backend)
-    if backend is None and store.get_run(run_id)["kind"] == "search":
+    if backend is None and engine.run["kind"] == "search":
         # resumed or detached child: the backend is made from the stored config
-        # (an imported run samples nothing: it needs none)
+        # (an imported run samples nothing: it has no backend to make)
         _ = engine.backend
         if store.get_run(run_id)["logprob_mode"] is None:
             store.set_logprob_mode(run_id, engine.backend.logprob_mode)

@@ -131,7 +131,7 @@ def test_local_model_holds_the_timing_slot_while_generating(tmp_path):
     assert not evaluator.slot_held.is_set()
 
 
-def test_an_evaluator_exception_costs_one_sample(tmp_path):
+def test_an_evaluator_exception_is_no_verdict_and_resume_retries_it(tmp_path):
     store, run_id, backend = setup(tmp_path, [FAST, SLOW], k=2)
 
     class Flaky(FakeEvaluator):
@@ -142,10 +142,28 @@ def test_an_evaluator_exception_costs_one_sample(tmp_path):
                 return f
             return super().submit(request)
 
-    Engine(store, run_id, backend=backend, evaluator=Flaky()).run_to_end()
+    status = Engine(store, run_id, backend=backend, evaluator=Flaky()).run_to_end()
     outcomes = [c.outcome for c in store.candidates(run_id)]
-    assert outcomes == ["correct", "crashed"]
+    # The evaluator's fault is not the candidate's: no verdict is stored.
+    assert outcomes == ["correct", None]
+    run = store.get_run(run_id)
+    assert status == run["status"] == "failed"
+    assert "worker died" in run["error"] and "resume" in run["error"]
+    Engine(store, run_id, backend=backend, evaluator=FakeEvaluator()).run_to_end()
+    assert [c.outcome for c in store.candidates(run_id)] == ["correct", "correct"]
     assert store.get_run(run_id)["status"] == "finished"
+
+
+def test_resume_reopens_verdicts_an_interruption_falsified(tmp_path):
+    store, run_id, backend = setup(tmp_path, [FAST, SLOW], k=2)
+    Engine(store, run_id, backend=backend, evaluator=FakeEvaluator()).run_to_end()
+    # What an older sgs stored for an evaluation cut off by Ctrl-C.
+    sample = store.samples(run_id)[1]
+    store.finish_evaluation(sample["id"], run_id, sample["task_id"],
+                            {"outcome": "crashed", "error": "evaluator failed: CancelledError: "})
+    assert [c.outcome for c in store.candidates(run_id)] == ["correct", "crashed"]
+    Engine(store, run_id, backend=backend, evaluator=FakeEvaluator()).run_to_end()
+    assert [c.outcome for c in store.candidates(run_id)] == ["correct", "correct"]
 
 
 def test_stale_running_run_reads_as_interrupted():

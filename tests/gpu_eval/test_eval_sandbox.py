@@ -20,23 +20,64 @@ def _req(cand):
             "timeout_s": 20, "num_threads": 1}
 
 
-@pytest.mark.skipif(landlock_abi() == 0, reason="kernel without Landlock")
-def test_cannot_write_into_home(tmp_path):
-    target = Path.home() / f".sgs_sandbox_probe_{tmp_path.name}"
-    body = (f"p = {str(target)!r}\n"
-            "try:\n"
-            "    open(p, 'w').write('pwned')\n"
-            "    raise RuntimeError('wrote ' + p)\n"
-            "except PermissionError:\n"
-            "    pass\n"
-            "return torch.relu(self.lin(x))")
+def _mount_namespaces() -> bool:
+    import subprocess
     try:
-        r = evaluate(_req(candidate(body)))
+        return subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "true"],
+                              capture_output=True, timeout=10).returncode == 0 or \
+            subprocess.run(["unshare", "--mount", "true"], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+WRITER = """
+import glob, os, sqlite3
+_ROOTS = {roots!r}
+_MARK = {mark!r}
+for _root in _ROOTS:
+    for _db in glob.glob(os.path.join(_root, "**", "*.db"), recursive=True):
+        try:
+            _c = sqlite3.connect(_db)
+            _c.execute("CREATE TABLE pwned (x)")
+            _c.commit()
+        except Exception:
+            pass
+    try:
+        open(os.path.join(_root, _MARK), "w").write("pwned")
+    except OSError:
+        pass
+"""
+
+
+@pytest.mark.skipif(landlock_abi() == 0 and not _mount_namespaces(), reason="no write barrier on this kernel")
+def test_candidate_writes_change_nothing_outside_its_folder(tmp_path):
+    """At import time the candidate tries to write a table into every *.db
+    it can find and files into /tmp, ~/.cache/sgs and the run's folder."""
+    import hashlib
+    import sqlite3
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    db = run_dir / "sgs.db"
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE samples (x)")
+    con.commit()
+    con.close()
+    cache = Path.home() / ".cache" / "sgs"
+    cache.mkdir(parents=True, exist_ok=True)
+    mark = f"sgs-pwned-{tmp_path.name}"
+    before = hashlib.sha256(db.read_bytes()).hexdigest()
+    src = WRITER.format(roots=[str(run_dir), "/tmp", str(cache)], mark=mark) + candidate("return torch.relu(self.lin(x))")
+    try:
+        r = evaluate(_req(src))
         assert r["outcome"] == "correct", r["error"]
-        assert r["sandbox"]["fs"].startswith("landlock")
-        assert not target.exists()
+        assert "mountns" in r["sandbox"]["fs"] or "landlock" in r["sandbox"]["fs"], r["sandbox"]
+        assert hashlib.sha256(db.read_bytes()).hexdigest() == before
+        for root in (run_dir, Path("/tmp"), cache):
+            assert not (root / mark).exists(), root
     finally:
-        target.unlink(missing_ok=True)
+        for root in (run_dir, Path("/tmp"), cache):
+            (root / mark).unlink(missing_ok=True)
 
 
 def test_cannot_open_a_socket_to_the_host():
