@@ -23,6 +23,7 @@ from typing import Iterable
 from . import events as ev
 from .backends import Backend, make_backend
 from .review import review_flags
+from .selection.identity import code_identity
 from .store import Store
 from .store.progress import ProgressRecorder
 from .types import SamplingParams, Task
@@ -43,6 +44,8 @@ class EvalOptions:
     compile_timeout_s: float = 300.0
     workers: int | None = None
     num_threads: int | None = None
+    time_top: int | None = None             # surprisal budget: check down the ranking, time the top N (core/budget.py)
+    audit: int = 0                          # with time_top: samples the budget left out, evaluated at random
 
 
 @dataclass
@@ -189,6 +192,13 @@ class Engine:
         self._heartbeat: threading.Thread | None = None
         self._evaluator_errors: list[str] = []
         self.progress = ProgressRecorder(store, run_id)  # for readers in other processes (the app)
+        self._budget = None
+        if self.config.eval.time_top:
+            from .budget import BudgetScheduler
+
+            self._budget = BudgetScheduler(self.config.eval.time_top, audit=self.config.eval.audit,
+                                           rank_by=self.config.rank_by, seed=self.config.seed)
+            self._budget_rows: dict[str, dict[int, dict]] = {}
 
     # -- events -----------------------------------------------------------
     def emit(self, event: ev.Event) -> None:
@@ -262,8 +272,8 @@ class Engine:
             return
         self.store.start_evaluation(sample_id, self.run_id, task.id)
         self.emit(ev.EvalStarted(self.run_id, task.id, idx, sample_id))
-        # identical code within a task is evaluated once and the result shared
-        key = (task.id, hashlib.sha256(sample["code"].encode()).hexdigest())
+        # the same code (selection/identity.py) within a task is evaluated once and the result shared
+        key = (task.id, code_identity(sample["code"]))
         future = self._by_code.get(key)
         if future is None:
             future = self.evaluator.submit(self._request(task, sample))
@@ -300,10 +310,16 @@ class Engine:
                 self._settled.notify_all()
             return
         result = dict(result)
+        if self._budget is not None and self._budget.role(task.id, sample_id):
+            result["budget"] = self._budget.describe(task.id, sample_id)
+            if result["budget"]["role"] == "audit":
+                result["flags"] = [*(result.get("flags") or []), "audit"]
         result["flags"] = review_flags(task.reference_src, code, result)
         self.store.finish_evaluation(sample_id, self.run_id, task.id, result)
         self.emit(ev.EvalFinished(self.run_id, task.id, idx, sample_id, result.get("outcome"),
                                   result.get("speedup"), result.get("error"), surprisal))
+        if self._budget is not None:  # the next evaluations of the task, before this one stops counting
+            self._dispatch(task.id, self._budget.record(task.id, sample_id, result.get("outcome") == "correct"))
         with self._lock:
             self._pending_per_task[task.id] -= 1
             self._settled.notify_all()
@@ -362,6 +378,8 @@ class Engine:
         # evaluations are submitted after the guard is released, so correctness
         # checks and timings never compete with a local model for the device
         self._flush_pending()
+        if self._budget is not None:
+            self._start_budget(task.id)
 
     def _wait_for_evaluations(self) -> None:
         """Until every submitted evaluation is settled: its future done and
@@ -375,7 +393,31 @@ class Engine:
 
     def _flush_pending(self) -> None:
         while self._pending_samples:
-            self._submit(self._pending_samples.pop(0))
+            sample = self._pending_samples.pop(0)
+            if self._budget is not None and sample.get("code"):
+                continue  # ranked and submitted by the budget once the task's samples all exist
+            self._submit(sample)
+
+    # -- surprisal budget (core/budget.py) --------------------------------
+    def _start_budget(self, task_id: str) -> None:
+        rows = {s["id"]: s for s in self.store.samples(self.run_id, task_id)}
+        with self._lock:
+            self._budget_rows[task_id] = rows
+        self._dispatch(task_id, self._budget.start(task_id, self.store.candidates(self.run_id, task_id)))
+
+    def _dispatch(self, task_id: str, actions) -> None:
+        from .budget import skipped_result
+
+        rows = self._budget_rows[task_id]
+        for action in actions:
+            sample = rows[action.sample_id]
+            if action.kind == "evaluate":
+                self._submit(sample)
+                continue
+            with self._lock:
+                self._pending_per_task[task_id] = self._pending_per_task.get(task_id, 0) + 1
+            self._finish(self.tasks[task_id], sample["id"], sample["sample_idx"], sample.get("surprisal"),
+                         skipped_result(action), None)
 
     # -- main loop --------------------------------------------------------
     def _beat(self) -> None:
@@ -410,7 +452,12 @@ class Engine:
                 self._generated[task_id] = self.run["kind"] != "search" or \
                     self.store.sample_count(self.run_id, task_id) >= self.config.k
             for s in full.values():
-                self._submit(s)
+                if self._budget is None or not s.get("code"):
+                    self._submit(s)
+            if self._budget is not None:  # tasks whose samples all exist resume under their budget
+                for task_id in self.tasks:
+                    if self._generated[task_id]:
+                        self._start_budget(task_id)
             for task_id, task in self.tasks.items():
                 if self._stop.is_set():
                     break

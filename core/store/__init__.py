@@ -430,7 +430,8 @@ class Store(FollowQueries, ProgressStore):
         return [
             Candidate(sample_id=r[0], task_id=r[1], sample_idx=r[2], code=r[3], surprisal=r[4], mean_nll=r[5],
                       n_tokens=r[6], outcome=r[7], speedup=r[8], speedup_lo=r[9], speedup_hi=r[10],
-                      candidate_ms=r[11], reference_ms=r[12], error=r[13], flags=json.loads(r[14] or "[]"))
+                      candidate_ms=r[11], reference_ms=r[12], error=r[13],
+                      flags=json.loads(r[14]) if r[14] not in (None, "[]") else [])  # most have none: skip the parse
             for r in rows
         ]
 

@@ -17,6 +17,7 @@ COMMANDS = [
     "show",
     "eval",
     "export",
+    "report",
     "split",
     "demo",
     "tui",
