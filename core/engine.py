@@ -25,7 +25,9 @@ from . import events as ev
 from .backends import Backend, make_backend
 from .backends.base import generate
 from .review import review_flags
+from .selection.identity import code_identity
 from .store import Store
+from .store.progress import ProgressRecorder
 from .types import SamplingParams, Task
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,8 @@ class EvalOptions:
     compile_timeout_s: float = 300.0
     workers: int | None = None
     num_threads: int | None = None
+    time_top: int | None = None             # surprisal budget: check down the ranking, time the top N (core/budget.py)
+    audit: int = 0                          # with time_top: samples the budget left out, evaluated at random
 
 
 @dataclass
@@ -187,8 +191,18 @@ class Engine:
         self._pending_per_task: dict[str, int] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._discard = threading.Event()        # set when the run is cut off: results coming in are not stored
+        self._settled = threading.Condition(self._lock)
         self._heartbeat: threading.Thread | None = None
         self._evaluator_errors: list[str] = []
+        self.progress = ProgressRecorder(store, run_id)  # for readers in other processes (the app)
+        self._budget = None
+        if self.config.eval.time_top:
+            from .budget import BudgetScheduler
+
+            self._budget = BudgetScheduler(self.config.eval.time_top, audit=self.config.eval.audit,
+                                           rank_by=self.config.rank_by, seed=self.config.seed)
+            self._budget_rows: dict[str, dict[int, dict]] = {}
 
     # -- events -----------------------------------------------------------
     def emit(self, event: ev.Event) -> None:
@@ -202,7 +216,13 @@ class Engine:
     @property
     def backend(self) -> Backend:
         if self._backend is None:
-            self._backend = make_backend(self.config.backend, self.config.model, **self.config.backend_options)
+            self.progress.loading_model(self.config.backend, self.config.model)
+            try:
+                self._backend = make_backend(self.config.backend, self.config.model, **self.config.backend_options)
+            except Exception as exc:
+                self.progress.failed_to_start(exc)
+                raise
+            self.progress.model_loaded()
         return self._backend
 
     @property
@@ -256,8 +276,8 @@ class Engine:
             return
         self.store.start_evaluation(sample_id, self.run_id, task.id)
         self.emit(ev.EvalStarted(self.run_id, task.id, idx, sample_id))
-        # identical code within a task is evaluated once and the result shared
-        key = (task.id, hashlib.sha256(sample["code"].encode()).hexdigest())
+        # the same code (selection/identity.py) within a task is evaluated once and the result shared
+        key = (task.id, code_identity(sample["code"]))
         future = self._by_code.get(key)
         if future is None:
             future = self.evaluator.submit(self._request(task, sample))
@@ -278,7 +298,7 @@ class Engine:
         except CancelledError:
             return None
         except Exception as exc:  # noqa: BLE001 - an evaluator fault is not the candidate's verdict
-            if not self._stop.is_set() and not _is_abort(exc):
+            if not self._discard.is_set() and not _is_abort(exc):
                 log.warning("evaluator failed on a sample: %s: %s", type(exc).__name__, exc, exc_info=True)
                 with self._lock:
                     self._evaluator_errors.append(f"{type(exc).__name__}: {exc}")
@@ -286,24 +306,28 @@ class Engine:
 
     def _finish(self, task: Task, sample_id: int, idx: int, surprisal, result: dict | None,
                 code: str | None) -> None:
-        if result is None:
+        if result is None or (self._discard.is_set() and result.get("outcome") != "no_code"):
+            # No verdict, or one that finished while the run was being
+            # interrupted (its children may have been killed under it): the
+            # sample stays pending and is evaluated again on resume.
             with self._lock:
                 self._pending_per_task[task.id] -= 1
-            return
-        if self._stop.is_set() and result.get("outcome") != "no_code":
-            # Finished while the run was being interrupted: its children may
-            # have been killed under it, so the result is not trusted as a
-            # verdict. It is evaluated again on resume.
-            with self._lock:
-                self._pending_per_task[task.id] -= 1
+                self._settled.notify_all()
             return
         result = dict(result)
+        if self._budget is not None and self._budget.role(task.id, sample_id):
+            result["budget"] = self._budget.describe(task.id, sample_id)
+            if result["budget"]["role"] == "audit":
+                result["flags"] = [*(result.get("flags") or []), "audit"]
         result["flags"] = review_flags(task.reference_src, code, result)
         self.store.finish_evaluation(sample_id, self.run_id, task.id, result)
         self.emit(ev.EvalFinished(self.run_id, task.id, idx, sample_id, result.get("outcome"),
                                   result.get("speedup"), result.get("error"), surprisal))
+        if self._budget is not None:  # the next evaluations of the task, before this one stops counting
+            self._dispatch(task.id, self._budget.record(task.id, sample_id, result.get("outcome") == "correct"))
         with self._lock:
             self._pending_per_task[task.id] -= 1
+            self._settled.notify_all()
             done = self._pending_per_task[task.id] == 0 and self._generated.get(task.id, False)
         if done:
             self._task_finished(task.id)
@@ -333,6 +357,8 @@ class Engine:
             # previous task's evaluations finish before the next task samples.
             self._wait_for_evaluations()
         with self._generation_guard():
+            self.progress.generating(task.id, have, self.config.k)
+
             def progress(p, task_id=task.id, have=have):
                 self.emit(ev.GenerationProgress(self.run_id, task_id, have + p.samples_done, have + p.samples_total,
                                                 p.tokens, p.tokens_per_s))
@@ -354,22 +380,55 @@ class Engine:
                     "code_kind": extraction.kind, "surprisal": surprisal, "extraction_error": extraction.error,
                 })
                 idx += 1
+                self.progress.sample_done(task.id, idx, self.config.k, generation.n_tokens)
                 if not local:
                     self._flush_pending()  # a remote model: evaluate while it keeps sampling
+        self.progress.generated(task.id)
         # evaluations are submitted after the guard is released, so correctness
         # checks and timings never compete with a local model for the device
         self._flush_pending()
+        if self._budget is not None:
+            self._start_budget(task.id)
 
     def _wait_for_evaluations(self) -> None:
+        """Until every submitted evaluation is settled: its future done and
+        its result stored (a future's result() returns before its callbacks
+        have run)."""
         for future in list(self._futures):
             try:
                 future.result()
             except Exception:  # noqa: BLE001 - _result_of records an evaluator failure for the run
                 log.debug("an evaluation ended in an error", exc_info=True)
+        with self._settled:
+            self._settled.wait_for(lambda: all(n <= 0 for n in self._pending_per_task.values()))
 
     def _flush_pending(self) -> None:
         while self._pending_samples:
-            self._submit(self._pending_samples.pop(0))
+            sample = self._pending_samples.pop(0)
+            if self._budget is not None and sample.get("code"):
+                continue  # ranked and submitted by the budget once the task's samples all exist
+            self._submit(sample)
+
+    # -- surprisal budget (core/budget.py) --------------------------------
+    def _start_budget(self, task_id: str) -> None:
+        rows = {s["id"]: s for s in self.store.samples(self.run_id, task_id)}
+        with self._lock:
+            self._budget_rows[task_id] = rows
+        self._dispatch(task_id, self._budget.start(task_id, self.store.candidates(self.run_id, task_id)))
+
+    def _dispatch(self, task_id: str, actions) -> None:
+        from .budget import skipped_result
+
+        rows = self._budget_rows[task_id]
+        for action in actions:
+            sample = rows[action.sample_id]
+            if action.kind == "evaluate":
+                self._submit(sample)
+                continue
+            with self._lock:
+                self._pending_per_task[task_id] = self._pending_per_task.get(task_id, 0) + 1
+            self._finish(self.tasks[task_id], sample["id"], sample["sample_idx"], sample.get("surprisal"),
+                         skipped_result(action), None)
 
     # -- main loop --------------------------------------------------------
     def _beat(self) -> None:
@@ -382,6 +441,7 @@ class Engine:
     def run_to_end(self) -> str:
         self._generated: dict[str, bool] = {}
         self._pending_samples: list[dict] = []
+        self.progress.session_started()
         self.store.set_run_status(self.run_id, "running")
         self.emit(ev.RunStarted(self.run_id, tuple(self.tasks), self.config.k))
         self._heartbeat = threading.Thread(target=self._beat, name="sgs-heartbeat", daemon=True)
@@ -403,7 +463,12 @@ class Engine:
                 self._generated[task_id] = self.run["kind"] != "search" or \
                     self.store.sample_count(self.run_id, task_id) >= self.config.k
             for s in full.values():
-                self._submit(s)
+                if self._budget is None or not s.get("code"):
+                    self._submit(s)
+            if self._budget is not None:  # tasks whose samples all exist resume under their budget
+                for task_id in self.tasks:
+                    if self._generated[task_id]:
+                        self._start_budget(task_id)
             for task_id, task in self.tasks.items():
                 if self._stop.is_set():
                     break
@@ -431,7 +496,9 @@ class Engine:
         return status
 
     def _close(self, status: str, error: str | None) -> None:
-        # From here on, results that come in are not stored (see _finish).
+        if status != "finished":
+            # From here on, results that come in are not stored (see _finish).
+            self._discard.set()
         self._stop.set()
         previous = getattr(self, "_previous_handlers", None) or {}
         with _signals_held(previous):

@@ -58,8 +58,8 @@ class BackendError(SgsError, RuntimeError):
     exit_code = EXIT_BACKEND
 
 
-class LaunchError(SgsError, RuntimeError):
-    """`sgs run` refused to start a run asked for from the terminal app (its one-line message)."""
+class LaunchError(InputError):
+    """A run that cannot be started or resumed from a front end (one line)."""
 
 
 def one_line(message: object, limit: int = 400) -> str:

@@ -4,9 +4,8 @@ Modules log through `logging.getLogger(__name__)` (all under `sgs.`). The CLI
 calls `configure(level)` once: records at `level` or above go to stderr as
 ``sgs: warning: ...`` (tracebacks only at debug level, so a swallowed error
 never floods a terminal). A run also logs, with timestamps and tracebacks,
-to ``sgs-logs/DB-run-ID.log`` beside its database (DB: the database file's
-name without its suffix, so two databases in one folder keep apart), where
-detached runs write their output too.
+to ``sgs-logs/run-ID.log`` beside its database, where detached runs write
+their output too (`sgs.core.launch.log_path_for` names the same file).
 """
 from __future__ import annotations
 
@@ -73,12 +72,11 @@ def configure(level: str = DEFAULT_LEVEL, stream=None) -> None:
 
 
 def run_log_path(db: str | os.PathLike, run_id: int, *, create: bool = True) -> Path:
-    """``sgs-logs/DB-run-ID.log`` in the database's folder (``sgs-logs/sgs-run-3.log`` for ./sgs.db)."""
-    db = Path(db).resolve()
-    folder = db.parent / LOG_FOLDER
+    """``sgs-logs/run-ID.log`` in the database's folder."""
+    folder = Path(db).resolve().parent / LOG_FOLDER
     if create:
         folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"{db.stem}-run-{run_id}.log"
+    return folder / f"run-{run_id}.log"
 
 
 def _stderr_is(path: Path) -> bool:

@@ -20,12 +20,13 @@ from typing import Any, Callable, Iterable
 from .errors import OptionError
 
 # The order in which forms and `--help` show the groups.
-GROUPS = ("tasks", "sampling", "evaluation", "backend", "run")
+GROUPS = ("tasks", "sampling", "evaluation", "budget", "backend", "run")
 
 GROUP_TITLES = {
     "tasks": "tasks",
     "sampling": "sampling",
     "evaluation": "evaluation (also for sgs import --evaluate and sgs eval)",
+    "budget": "evaluation budget (also for sgs import)",
     "backend": "model backend",
     "run": "run",
 }
@@ -259,6 +260,12 @@ _TABLE = [
            minimum=0.0, exclusive_minimum=True, optional=True, config="eval.rtol"),
     Option("workers", int, None, "evaluation worker processes (default: by the machine)", "evaluation",
            minimum=1, maximum=1024, optional=True, config="eval.workers"),
+    # -- evaluation budget (shared by sgs run and sgs import) ----------------
+    Option("time_top", int, None, "evaluate under a surprisal budget: check down the ranking, time only the top N "
+           "correct and the most confident one", "budget", label="time top N", minimum=1, maximum=100_000,
+           optional=True, config="eval.time_top", metavar="N"),
+    Option("audit", int, 0, "with --time-top: also evaluate M random samples the budget left out, per task",
+           "budget", label="audit M", minimum=0, maximum=100_000, config="eval.audit", metavar="M"),
     # -- backend ------------------------------------------------------------
     Option("backend", str, None, "backend name (hf, openai, tinker, scripted); default hf, or the prefix of --model",
            "backend", choices=_backends, optional=True, config="backend"),
@@ -291,9 +298,10 @@ OPTIONS: dict[str, Option] = {o.name: o for o in _TABLE}
 
 # Which options each command takes, in the order its --help lists them.
 EVALUATION = tuple(o.name for o in _TABLE if o.group == "evaluation")
+BUDGET = tuple(o.name for o in _TABLE if o.group == "budget")
 COMMANDS: dict[str, tuple[str, ...]] = {
     "run": tuple(o.name for g in GROUPS for o in _TABLE if o.group == g),
-    "import": EVALUATION,
+    "import": EVALUATION + BUDGET,
     # one file, one evaluation: there are no workers to size
     "eval": tuple(n for n in EVALUATION if n != "workers"),
 }
@@ -331,5 +339,5 @@ def defaults(command: str = "run") -> dict[str, Any]:
     return {o.name: o.default for o in options(command)}
 
 
-__all__ = ["GROUPS", "GROUP_TITLES", "OPTIONS", "COMMANDS", "EVALUATION", "Option", "OptionError", "get",
+__all__ = ["GROUPS", "GROUP_TITLES", "OPTIONS", "COMMANDS", "EVALUATION", "BUDGET", "Option", "OptionError", "get",
            "options", "with_default", "parse", "validate", "defaults"]

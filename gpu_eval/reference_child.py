@@ -63,7 +63,7 @@ class ReferenceChild(Child):
         info: dict = {"sets": {}, "mutates_inputs": False, "tiny_output": False, "robust_errors": {}}
         if self.is_cuda:
             torch.cuda.reset_peak_memory_stats()
-        base = torch.cuda.memory_allocated() if self.is_cuda else 0
+        base = torch.cuda.memory_reserved() if self.is_cuda else 0
         first = None
         i = 0
         while i < len(sets):
@@ -100,7 +100,9 @@ class ReferenceChild(Child):
                 info["input_bytes"] = tensors.nbytes(inputs)
                 info["output_bytes"] = tensors.nbytes(outs)
                 if self.is_cuda:
-                    info["set_peak_bytes"] = int(torch.cuda.max_memory_allocated() - base)
+                    # What the process took from the device, not only what its
+                    # tensors held: library workspaces and the allocator's blocks too.
+                    info["set_peak_bytes"] = int(torch.cuda.max_memory_reserved() - base)
                 # As many timing sets as the evaluator's share allows (>= 2):
                 # the reference's timer holds them for the task's candidates.
                 per_set = max(1, info["input_bytes"] + info["output_bytes"])
@@ -171,7 +173,18 @@ class ReferenceChild(Child):
             return
         self._threads(timing=False)
         kept = key in self.outputs
-        ref = self._outputs(key)
+        try:
+            ref = self._outputs(key)
+        except Exception as e:
+            if is_fatal(e):
+                raise
+            # Its own failure (out of memory beside other evaluations, say):
+            # no verdict on the candidate; the evaluator decides what follows.
+            if self.is_cuda:
+                torch.cuda.empty_cache()
+            self.send({"type": "checked", "ok": False, "max_abs_diff": None, "reference_fault": True,
+                       "reason": f"the reference failed while checking: {short(e, 300)}"})
+            return
         opened = ipc.Opened()
         try:
             try:

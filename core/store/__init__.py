@@ -22,7 +22,9 @@ import sqlite_utils
 from ..errors import DatabaseError
 from ..types import Generation, Task
 from . import opening
-from .schema import DDL, SCHEMA_VERSION
+from .follow import FollowQueries
+from .progress import ProgressStore
+from .schema import DDL, MIGRATIONS, SCHEMA_VERSION
 
 log = logging.getLogger(__name__)
 
@@ -77,12 +79,13 @@ class Candidate:
         return self.outcome == "correct"
 
 
-class Store:
+class Store(FollowQueries, ProgressStore):
     """The database. `access` is "write" (the default: runs, imports, scoring; creates a new
     database, switches it to WAL, brings the schema up to date), "edit" (an existing database
     whose rows may change; schema and journal mode left alone) or "read" (never writes: an
     archived file on read-only storage can be viewed). `readonly=True` is access="read".
-    Every fault of the file is a one-line DatabaseError (see opening.py)."""
+    Every fault of the file is a one-line DatabaseError (see opening.py). A reader of an
+    older schema sees what it holds (e.g. no progress rows before version 2)."""
 
     def __init__(self, path: str | os.PathLike = DEFAULT_DB, *, readonly: bool = False, access: str | None = None):
         self.path = Path(path)
@@ -117,16 +120,19 @@ class Store:
             raise DatabaseError(
                 f"{self.path} has schema version {current}, newer than this sgs ({SCHEMA_VERSION}): upgrade sgs"
             )
-        if current is not None and current < SCHEMA_VERSION and self.access != "write":
-            raise DatabaseError(f"{self.path} has schema version {current}, older than this sgs "
-                                f"({SCHEMA_VERSION}); the next run or import into it upgrades it")
 
     def _migrate(self) -> None:
         with self._lock:
             for stmt in DDL:
                 self.db.execute(stmt)
             rows = self.db.execute("SELECT max(version) FROM schema_version").fetchone()
-            if rows[0] is None:
+            current = rows[0]
+            if current is None:
+                self.db.execute("INSERT INTO schema_version VALUES (?, ?)", [SCHEMA_VERSION, now()])
+            elif current < SCHEMA_VERSION:  # additive migrations (schema.MIGRATIONS); newer: _check_version
+                for version in range(current + 1, SCHEMA_VERSION + 1):
+                    for stmt in MIGRATIONS.get(version, ()):
+                        self.db.execute(stmt)
                 self.db.execute("INSERT INTO schema_version VALUES (?, ?)", [SCHEMA_VERSION, now()])
 
     def checkpoint(self) -> None:
@@ -456,7 +462,8 @@ class Store:
         return [
             Candidate(sample_id=r[0], task_id=r[1], sample_idx=r[2], code=r[3], surprisal=r[4], mean_nll=r[5],
                       n_tokens=r[6], outcome=r[7], speedup=r[8], speedup_lo=r[9], speedup_hi=r[10],
-                      candidate_ms=r[11], reference_ms=r[12], error=r[13], flags=json.loads(r[14] or "[]"))
+                      candidate_ms=r[11], reference_ms=r[12], error=r[13],
+                      flags=json.loads(r[14]) if r[14] not in (None, "[]") else [])  # most have none: skip the parse
             for r in rows
         ]
 

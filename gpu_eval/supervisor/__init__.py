@@ -234,7 +234,7 @@ class Runner:
                 result["flags"].append("rejected")
                 return outcome.finish(result, "incorrect", "rejected: " + static["reject"])
             session = self._session(req, device, num_threads, result, timing_slot, alone=bool(req.get("alone")))
-            if outcome.needs_rerun_alone(session) and session.shared:
+            if outcome.needs_rerun_alone(session):
                 # Others shared the device meanwhile: the timeout or the lack of
                 # memory may be theirs. The candidate runs again with the device
                 # to itself, and that verdict is the one kept.

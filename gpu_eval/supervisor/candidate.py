@@ -19,7 +19,7 @@ import time
 
 from .. import measure, protocol, verdict
 from .children import ChildFailed, failure_of, tail_suffix
-from .reference import HOST_CHILD_BYTES, Reference, ReferenceFailure, input_sets
+from .reference import HOST_CHILD_BYTES, Reference, ReferenceFailure, ReferenceLost, input_sets
 
 START_S = 60.0          # for the child to start and load the task
 
@@ -36,6 +36,8 @@ class Session:
         self.deadline = self.phase_t0 + START_S
         self.outcome = self.error = None
         self.out_of_memory = False
+        self.reference_lost = False             # the reference failed while serving this candidate
+        self.shared = False                     # other evaluations overlapped this one on its device
         self.ref: Reference | None = None
         self.correct_trials = 0
         self.robust: list[bool] = []
@@ -209,6 +211,9 @@ class Session:
             self._ok()
             return
         checked = self._check(h, payload)
+        if checked.get("reference_fault"):
+            self.reference_lost = True
+            raise ChildFailed("crashed", checked.get("reason") or "the reference failed while checking it")
         if checked.get("candidate_fault"):
             self._end("incorrect", checked.get("reason") or "its outputs could not be checked")
             return
@@ -245,8 +250,12 @@ class Session:
             return self.runner.references.check(self.ref, h, payload, self._limit())
         except TimeoutError:
             raise ChildFailed("timeout", f"timed out after {self._limit():g}s while its outputs were checked")
-        except (protocol.ProtocolError, OSError) as e:
-            raise ChildFailed("crashed", f"its outputs broke the reference's check: {e}")
+        except (ReferenceLost, protocol.ProtocolError, OSError) as e:
+            # Not a verdict yet: evaluated again alone with a fresh reference;
+            # only a failure then is charged to the candidate.
+            self.reference_lost = True
+            raise ChildFailed("crashed", f"its outputs broke the reference's check: {e}",
+                              out_of_memory=getattr(e, "out_of_memory", False))
 
     def _robust_error(self, h: dict, plen: int) -> None:
         self.robust.append(False)

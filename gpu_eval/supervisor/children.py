@@ -12,9 +12,9 @@ import signal
 import threading
 
 from .. import environment
+from ..builds import LIGHT_FAILED_MARK
 from ..forkserver import ForkServer, shared_server
 
-LIGHT_FAILED_MARK = "sgs: the build with the light torch/extension.h failed"
 CHILD_OUTCOMES = {"compile_error", "runtime_error", "incorrect", "crashed"}
 
 

@@ -23,10 +23,14 @@ def blank(req: dict, versions: dict) -> dict:
 
 def needs_rerun_alone(session) -> bool:
     """A timeout or an out-of-memory failure met while other evaluations
-    shared the device may be theirs as much as the candidate's."""
+    shared the device may be theirs as much as the candidate's, and a
+    reference that failed while checking it is the evaluator's failure until
+    it happens again with the device to themselves."""
     if session.alone:
         return False
-    return session.outcome in RERUN_ALONE or bool(session.out_of_memory)
+    if session.reference_lost:
+        return True
+    return session.shared and (session.outcome in RERUN_ALONE or bool(session.out_of_memory))
 
 
 def fill(result: dict, session) -> None:

@@ -29,7 +29,10 @@ from ..cache import reference_key
 from ..request import derive_seed, src_hash
 from .children import ChildFailed, signal_name, tail_suffix
 
-CONTEXT_BYTES = 768 << 20           # a CUDA context, cuBLAS workspace and torch's own state
+# A CUDA context with the kernels of the libraries a model loads (cuBLAS,
+# cuDNN) and torch's own state: on the H200 machine, processes of small
+# tasks held 1-2 GiB besides their tensors.
+CONTEXT_BYTES = 2 << 30
 HOST_CHILD_BYTES = 512 << 20        # host memory of one evaluation child beyond its tensors
 OUTPUT_CACHE_GPU = 8 << 30          # reference outputs kept on a GPU per task (more: made again)
 OUTPUT_CACHE_CPU = 1 << 30
@@ -45,6 +48,16 @@ class ReferenceRunFailed(Exception):
     def __init__(self, message: str, *, retry_alone: bool = True, out_of_memory: bool = False):
         super().__init__(message)
         self.message, self.retry_alone, self.out_of_memory = message, retry_alone, out_of_memory
+
+
+class ReferenceLost(Exception):
+    """The reference process failed while it served a candidate (its check
+    or its timer): whose fault that is cannot be told while others share
+    the device."""
+
+    def __init__(self, error: str, out_of_memory: bool = False):
+        super().__init__(error)
+        self.error, self.out_of_memory = error, out_of_memory
 
 
 @dataclass
@@ -356,8 +369,13 @@ class References:
                         return h
                     if h.get("type") == "phase":
                         continue
+                    if h.get("type") in ("error", "exit"):
+                        what = (h.get("error") or (f"killed by {signal_name(h['signal'])}" if h.get("signal")
+                                                   else f"exited with code {h.get('code')}"))
+                        raise ReferenceLost(str(what)[:400] + tail_suffix(ref.log, 3),
+                                            out_of_memory=bool(h.get("out_of_memory")))
                     raise protocol.ProtocolError(f"unexpected message {h.get('type')!r}")
-            except (TimeoutError, protocol.ProtocolError, OSError):
+            except (TimeoutError, protocol.ProtocolError, OSError, ReferenceLost):
                 ref.dead = True
                 raise
 

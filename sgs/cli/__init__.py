@@ -27,6 +27,7 @@ COMMANDS = [
     "show",
     "eval",
     "export",
+    "report",
     "split",
     "demo",
     "tui",

@@ -44,7 +44,7 @@ def run(args) -> int:
     from sgs.core.importer import import_replay
     from sgs.core.replay import read_replay
 
-    from .run import drive, eval_options
+    from .run import check_budget_args, drive, eval_options
 
     replay = read_replay(args.file, format=args.format, level=args.level)
     first = f"; the first: {replay.errors[0]}" if replay.errors else ""
@@ -53,6 +53,7 @@ def run(args) -> int:
     if not replay.records:
         raise InputError(f"{args.file}: no usable samples" +
                          (f" ({len(replay.errors)} malformed line(s){first})" if replay.errors else ""))
+    check_budget_args(args)
     store = open_store(args)
     report = import_replay(store, replay, name=args.name, style=args.prompt_style, kernelbench=args.kernelbench,
                            dataset_file=args.dataset_file, source_label=replay.format,
@@ -66,6 +67,9 @@ def run(args) -> int:
     if unscored:
         print(f"{unscored} samples have no logprobs; give them a surprisal with: "
               f"sgs score {report.run_id} --backend hf --model MODEL --db {args.db}")
+    if args.evaluate and args.time_top and unscored == report.n_samples:
+        raise InputError(f"--time-top ranks samples by surprisal and none has one: score them first "
+                        f"(sgs score {report.run_id}), then sgs run --resume {report.run_id} --db {args.db}")
     if args.evaluate:
         return drive(store, Engine(store, report.run_id), args, quiet=True)
     store.checkpoint()

@@ -48,6 +48,7 @@ def build_config(args):
     if not specs:
         raise InputError("no tasks: name task ids (sgs tasks lists them) or pass --split")
     tasks = resolve_tasks(specs, kernelbench=args.kernelbench, dataset_file=args.dataset_file)
+    check_budget_args(args)
     model_spec = args.model or "embedded"
     if args.backend:
         backend, model = args.backend, model_spec
@@ -69,12 +70,18 @@ def build_config(args):
 
 
 def eval_options(args, **fixed):
-    """EvalOptions from the evaluation group of the option table (shared with import --evaluate)."""
+    """EvalOptions from the evaluation and budget groups of the option table (shared with import)."""
     from sgs.core.engine import EvalOptions
 
     return EvalOptions(device=args.device, mode=args.eval_mode, atol=args.atol, rtol=args.rtol,
                        timeout_s=args.timeout, compile_timeout_s=args.compile_timeout,
-                       workers=getattr(args, "workers", None), **fixed)
+                       workers=getattr(args, "workers", None), time_top=args.time_top, audit=args.audit, **fixed)
+
+
+def check_budget_args(args) -> None:
+    """What the option table cannot say alone: an audit samples what a budget left out."""
+    if args.audit and args.time_top is None:
+        raise InputError("--audit needs --time-top (it samples what the budget left out)")
 
 
 def _settings_given_with_resume(args) -> list[str]:
@@ -145,7 +152,7 @@ def run(args) -> int:
     engine = Engine(store, run_id, backend=backend)
     if backend is None and _needs_samples(store, run_id):
         # a resumed search that still samples: the backend is made from the stored config, before the
-        # run counts as started (an imported run, or one with all its samples, needs none)
+        # run counts as started (an imported run samples nothing: it has no backend to make)
         _ = engine.backend
         if store.get_run(run_id)["logprob_mode"] is None:
             store.set_logprob_mode(run_id, engine.backend.logprob_mode)

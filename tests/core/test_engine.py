@@ -170,3 +170,24 @@ def test_stale_running_run_reads_as_interrupted():
     run = {"status": "running", "heartbeat_at": "2020-01-01T00:00:00+00:00", "pid": 999999999, "host": "elsewhere"}
     assert effective_status(run) == "interrupted"
     assert effective_status({"status": "finished"}) == "finished"
+
+
+def test_a_result_that_lands_as_the_run_ends_is_stored(tmp_path):
+    """A future's result() returns before its callbacks have run: the run
+    must not end (and drop results) until every result is stored."""
+    import time
+
+    store, run_id, backend = setup(tmp_path, [FAST, SLOW], k=2)
+
+    class LateCallbacks(FakeEvaluator):
+        def submit(self, request):
+            self.requests.append(request)
+            f = Future()
+            f.add_done_callback(lambda _: time.sleep(0.5))      # runs before the engine's own callback
+            threading.Timer(0.1, f.set_result, args=({"outcome": "correct", "speedup": 1.5,
+                                                      "speedup_ci": [1.4, 1.6], "hardware": "fake"},)).start()
+            return f
+
+    status = Engine(store, run_id, backend=backend, evaluator=LateCallbacks()).run_to_end()
+    assert status == "finished"
+    assert [c.outcome for c in store.candidates(run_id)] == ["correct", "correct"]

@@ -39,14 +39,14 @@ def test_stderr_gets_one_line_per_record_and_tracebacks_only_when_debugging():
 def test_each_run_logs_to_its_own_file_beside_its_database(tmp_path):
     logs.configure("warning", stream=io.StringIO())
     log = logging.getLogger("sgs.core.engine")
-    for db in ("a.db", "b.db"):
-        with logs.run_log(tmp_path / db, 1) as path:
-            log.info("run 1 of %s", db)
-        assert path == tmp_path / "sgs-logs" / f"{db[0]}-run-1.log"
-    assert "run 1 of a.db" in (tmp_path / "sgs-logs" / "a-run-1.log").read_text()
-    assert "run 1 of a.db" not in (tmp_path / "sgs-logs" / "b-run-1.log").read_text()
+    for run_id in (1, 2):
+        with logs.run_log(tmp_path / "a.db", run_id) as path:
+            log.info("inside run %s", run_id)
+        assert path == tmp_path / "sgs-logs" / f"run-{run_id}.log"
+    assert "inside run 1" in (tmp_path / "sgs-logs" / "run-1.log").read_text()
+    assert "inside run 1" not in (tmp_path / "sgs-logs" / "run-2.log").read_text()
     log.info("after the run")
-    assert "after the run" not in (tmp_path / "sgs-logs" / "b-run-1.log").read_text()
+    assert "after the run" not in (tmp_path / "sgs-logs" / "run-2.log").read_text()
 
 
 def test_a_detached_run_writes_each_record_once_into_its_log(tmp_path):

@@ -80,9 +80,11 @@ def test_stored_options_name_a_field_of_the_run_config():
 def test_the_evaluation_group_is_shared():
     evaluation = {"device", "eval_mode", "timeout", "compile_timeout", "atol", "rtol", "workers"}
     assert set(opts.EVALUATION) == evaluation
-    assert set(opts.COMMANDS["import"]) == evaluation
+    budget = {"time_top", "audit"}
+    assert set(opts.BUDGET) == budget
+    assert set(opts.COMMANDS["import"]) == evaluation | budget
     assert set(opts.COMMANDS["eval"]) == evaluation - {"workers"}
-    assert evaluation <= set(opts.COMMANDS["run"])
+    assert evaluation | budget <= set(opts.COMMANDS["run"])
 
 
 def test_sgs_run_is_built_from_the_table_and_argv_round_trips():

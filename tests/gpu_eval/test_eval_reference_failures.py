@@ -56,3 +56,27 @@ def test_a_stored_failure_is_not_run_again_under_the_same_limits():
     assert again[0]["outcome"] == "reference_failed" and refs.started == 0
     other_limit, refs = _evaluate_many(RAISES_IN_FORWARD, 1, cache, timeout=4.0)
     assert refs.started == 2                                     # other limits: tried again
+
+
+FAILS_ON_SECOND_CALL = REFERENCE.replace("return torch.relu(self.lin(x))", """global CALLS
+        CALLS = globals().get("CALLS", 0) + 1
+        if CALLS > 5:           # the reference's own run has 5 input sets; then the checks begin
+            raise RuntimeError("out of memory while checking")
+        return torch.relu(self.lin(x))""").replace("def get_inputs():", "def get_inputs():\n    global CALLS\n    CALLS = CALLS if 'CALLS' in globals() else 0")
+
+
+def test_a_reference_that_fails_while_checking_is_no_verdict_until_it_fails_alone(monkeypatch):
+    """Outputs that are not kept are made again for each check; a reference
+    that fails then (as out of memory beside other evaluations) gets the
+    candidate re-run alone, with a fresh reference, before anything is stored."""
+    from sgs.gpu_eval.supervisor import reference
+    monkeypatch.setattr(reference, "OUTPUT_CACHE_CPU", 0)
+    with Evaluator(max_workers=1, reference_cache=MemoryReferenceCache()) as ev:
+        r = ev.submit({"reference_src": REFERENCE.replace("return torch.relu(self.lin(x))",
+                                                          "return torch.relu(self.lin(x))  # kept nowhere"),
+                       "candidate_src": CORRECT, "device": "cpu", "seed": 3, "timeout_s": 30,
+                       "num_threads": 1, "time": False}).result(timeout=300)
+        assert r["outcome"] == "correct", r["error"]               # recomputed outputs check as kept ones did
+        flaky = ev.submit(_req(FAILS_ON_SECOND_CALL, timeout=30)).result(timeout=300)
+    assert flaky["rerun_alone"]["first"]["outcome"] == "crashed"
+    assert "while checking" in flaky["rerun_alone"]["first"]["error"]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from eval_candidates import REFERENCE, candidate  # noqa: E402
+from eval_candidates import REFERENCE, WriteTargets, candidate  # noqa: E402
 
 from sgs.gpu_eval import evaluate  # noqa: E402
 from sgs.gpu_eval.sandbox import landlock_abi  # noqa: E402
@@ -30,54 +30,18 @@ def _mount_namespaces() -> bool:
         return False
 
 
-WRITER = """
-import glob, os, sqlite3
-_ROOTS = {roots!r}
-_MARK = {mark!r}
-for _root in _ROOTS:
-    for _db in glob.glob(os.path.join(_root, "**", "*.db"), recursive=True):
-        try:
-            _c = sqlite3.connect(_db)
-            _c.execute("CREATE TABLE pwned (x)")
-            _c.commit()
-        except Exception:
-            pass
-    try:
-        open(os.path.join(_root, _MARK), "w").write("pwned")
-    except OSError:
-        pass
-"""
-
-
 @pytest.mark.skipif(landlock_abi() == 0 and not _mount_namespaces(), reason="no write barrier on this kernel")
 def test_candidate_writes_change_nothing_outside_its_folder(tmp_path):
     """At import time the candidate tries to write a table into every *.db
     it can find and files into /tmp, ~/.cache/sgs and the run's folder."""
-    import hashlib
-    import sqlite3
-
-    run_dir = tmp_path / "run"
-    run_dir.mkdir()
-    db = run_dir / "sgs.db"
-    con = sqlite3.connect(db)
-    con.execute("CREATE TABLE samples (x)")
-    con.commit()
-    con.close()
-    cache = Path.home() / ".cache" / "sgs"
-    cache.mkdir(parents=True, exist_ok=True)
-    mark = f"sgs-pwned-{tmp_path.name}"
-    before = hashlib.sha256(db.read_bytes()).hexdigest()
-    src = WRITER.format(roots=[str(run_dir), "/tmp", str(cache)], mark=mark) + candidate("return torch.relu(self.lin(x))")
+    targets = WriteTargets(tmp_path)
     try:
-        r = evaluate(_req(src))
+        r = evaluate(_req(targets.source(candidate("return torch.relu(self.lin(x))"))))
         assert r["outcome"] == "correct", r["error"]
         assert "mountns" in r["sandbox"]["fs"] or "landlock" in r["sandbox"]["fs"], r["sandbox"]
-        assert hashlib.sha256(db.read_bytes()).hexdigest() == before
-        for root in (run_dir, Path("/tmp"), cache):
-            assert not (root / mark).exists(), root
+        targets.assert_untouched()
     finally:
-        for root in (run_dir, Path("/tmp"), cache):
-            (root / mark).unlink(missing_ok=True)
+        targets.clean()
 
 
 def test_cannot_open_a_socket_to_the_host():

@@ -310,38 +310,21 @@ def test_candidate_writes_change_nothing_outside_its_folder_on_the_gpu(tmp_path)
     """On a GPU machine too (where Landlock may refuse CUDA): a candidate that
     at import time tries to write a table into every *.db it can find and
     files into /tmp and ~/.cache/sgs changes nothing, and still runs on the GPU."""
-    import hashlib
-    import sqlite3
     from pathlib import Path
 
-    from test_eval_sandbox import WRITER
+    from eval_candidates import WriteTargets
 
-    run_dir = tmp_path / "run"
-    run_dir.mkdir()
-    db = run_dir / "sgs.db"
-    con = sqlite3.connect(db)
-    con.execute("CREATE TABLE samples (x)")
-    con.commit()
-    con.close()
-    cache = Path.home() / ".cache" / "sgs"
-    cache.mkdir(parents=True, exist_ok=True)
-    mark = f"sgs-pwned-{tmp_path.name}"
-    before = hashlib.sha256(db.read_bytes()).hexdigest()
-    roots = [str(run_dir), "/tmp", str(cache), str(Path.cwd())]
-    src = WRITER.format(roots=roots, mark=mark) + torch_cand("return torch.relu(x)")
+    targets = WriteTargets(tmp_path, extra=[Path.cwd()])
     try:
         with Evaluator(max_workers=1, reference_cache=MemoryReferenceCache()) as ev:
-            r = ev.submit({"reference_src": REF, "candidate_src": src, "device": "cuda", "seed": 3,
-                           "timeout_s": 60}).result(timeout=300)
+            r = ev.submit({"reference_src": REF, "candidate_src": targets.source(torch_cand("return torch.relu(x)")),
+                           "device": "cuda", "seed": 3, "timeout_s": 60}).result(timeout=300)
         assert r["outcome"] == "correct", r["error"]
         print("sandbox:", r["sandbox"], "refused:", r.get("sandbox_refused"))
         assert "mountns" in r["sandbox"]["fs"] or "landlock" in r["sandbox"]["fs"], r["sandbox"]
-        assert hashlib.sha256(db.read_bytes()).hexdigest() == before
-        for root in roots:
-            assert not (Path(root) / mark).exists(), root
+        targets.assert_untouched()
     finally:
-        for root in roots:
-            (Path(root) / mark).unlink(missing_ok=True)
+        targets.clean()
 
 
 BIG_REF = '''

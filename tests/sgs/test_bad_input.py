@@ -143,6 +143,8 @@ CASES = [
     case("import-evaluate-timeout-negative", "import", "{replay}", "--evaluate", "--timeout", "-1", "--db", "{db}",
          says="--timeout must be"),
     case("import-level-0", "import", "{replay}", "--level", "0", "--db", "{db}", says="--level must be"),
+    case("run-time-top-0", *RUN, "--time-top", "0", "--db", "{db}", says="--time-top must be a whole number"),
+    case("run-audit-without-a-budget", *RUN, "--audit", "2", "--db", "{db}", says="--audit needs --time-top"),
     case("demo-k-0", "demo", "--k", "0", "--db", "{db}", says="--k must be a whole number"),
     case("demo-max-tokens-0", "demo", "--max-tokens", "0", "--db", "{db}", says="--max-tokens must be"),
     case("show-top-negative", "show", "--top", "-1", "--db", "{db}", says="--top must be"),

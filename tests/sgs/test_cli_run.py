@@ -132,7 +132,7 @@ def test_resume_evaluates_an_imported_run_without_a_backend(tmp_path):
     assert shown["run"]["status"] == "finished"
     assert [c["outcome"] for c in shown["tasks"]["builtin/relu"]] == ["correct", "correct"]
     # the run logged to its own file beside the database
-    log = (tmp_path / "sgs-logs" / "imported-run-1.log").read_text()
+    log = (tmp_path / "sgs-logs" / "run-1.log").read_text()
     assert "run 1 finished" in log
 
 

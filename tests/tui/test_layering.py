@@ -1,5 +1,6 @@
 """core/ and gpu_eval/ never import the app or textual: the headless engine must run without them."""
 import ast
+import re
 import json
 import pkgutil
 import subprocess
@@ -75,3 +76,28 @@ def test_the_scan_catches_an_offending_import(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("from textual.app import App\nimport sgs.tui.app\nfrom ..tui import data\n")
     assert [n for n in _imports(bad) if "textual" in n or "tui" in n]
+
+
+SQL = re.compile(r"\bSELECT\b[^;]{0,400}?\bFROM\b|\bINSERT\s+(OR\s+\w+\s+)?INTO\b|\bUPDATE\s+\w+\s+SET\b"
+                 r"|\bDELETE\s+FROM\b|\bCREATE\s+(TABLE|INDEX)\b|\.execute(many)?\(|\bimport\s+sqlite3\b")
+
+
+def sql_in(path: Path) -> list[str]:
+    """SQL statements (the project writes SQL keywords in capitals) or direct database calls in a file."""
+    return [m.group(0)[:60] for m in SQL.finditer(path.read_text(encoding="utf-8"))]
+
+
+def test_the_app_holds_no_sql():
+    """Reads go through the store's query methods: tui/ never speaks SQL."""
+    offenders = {str(p.relative_to(ROOT)): sql_in(p) for p in (ROOT / "tui").rglob("*.py") if sql_in(p)}
+    assert offenders == {}
+
+
+def test_the_sql_scan_finds_sql(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text('rows = db.execute("""SELECT id\n FROM runs WHERE x = ?""", [1])\n'
+                   'q = "DELETE FROM samples"\n')
+    assert len(sql_in(bad)) >= 2
+    good = tmp_path / "good.py"
+    good.write_text('"""Select a run from the list and press enter."""\nlabel = "update every second"\n')
+    assert sql_in(good) == []
