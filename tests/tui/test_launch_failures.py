@@ -46,7 +46,7 @@ async def test_a_launch_that_fails_shows_its_error_and_log_and_retries_with_edit
         assert f"run {failed_id} failed to start: BackendError: scripted backend needs replies or a" in text
         assert "is not a file" in text   # the error in full, wrapped, never cut
         assert "sgs-logs/run-1.log, last lines:" in text
-        assert "│ sgs.core.backends.base.BackendError: scripted backend" in text
+        assert "│ sgs.core.errors.BackendError: scripted backend" in text
         assert notified(app, "scripted backend needs replies")
         # e: the form again, filled with the failed run's settings
         await pilot.press("e")

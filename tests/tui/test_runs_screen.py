@@ -21,7 +21,8 @@ def runs_table(app):
 async def test_lists_every_run_with_status_progress_and_fast_1(make_app):
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: runs_table(app).row_count == 2)
+        # the footer may paint after the rows arrive
+        await wait_for(pilot, lambda: runs_table(app).row_count == 2 and "q Quit" in screen_text(app))
         rows = table_dicts(runs_table(app))
         assert (rows[0]["id"], rows[0]["name"]) == ("2", "cut off") and "interrupted" in rows[0]["status"]
         assert rows[0]["progress"] == "50%"
