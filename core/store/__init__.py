@@ -20,6 +20,7 @@ import sqlite_utils
 
 from ..types import Generation, Task
 from .schema import DDL, SCHEMA_VERSION
+from .training import TrainingQueries
 
 DEFAULT_DB = "sgs.db"
 NETWORK_FS = {"nfs", "nfs4", "cifs", "smb3", "smbfs", "fuse.sshfs", "9p", "afs", "lustre", "gpfs", "ceph", "fuse.glusterfs"}
@@ -72,7 +73,7 @@ class Candidate:
         return self.outcome == "correct"
 
 
-class Store:
+class Store(TrainingQueries):
     def __init__(self, path: str | os.PathLike = DEFAULT_DB, *, readonly: bool = False):
         self.path = Path(path)
         if readonly and not self.path.exists():
@@ -100,7 +101,8 @@ class Store:
                 self.db.execute(stmt)
             rows = self.db.execute("SELECT max(version) FROM schema_version").fetchone()
             current = rows[0]
-            if current is None:
+            if current is None or current < SCHEMA_VERSION:
+                # older databases got the new tables from DDL above (every change so far only adds tables)
                 self.db.execute("INSERT INTO schema_version VALUES (?, ?)", [SCHEMA_VERSION, now()])
             elif current > SCHEMA_VERSION:
                 raise RuntimeError(
