@@ -166,9 +166,13 @@ class TrainingLoop:
         if first > self.config.steps:
             return "finished"
         if self.trainer is None:
-            resume = (row or {}).get("metrics", {}).get("resume_from") if row else None
-            self.trainer = make_trainer(self.config, checkpoint_dir=checkpoint_dir_for(self.store, self.id, self.config),
-                                        resume_from=resume)
+            resume = row["metrics"].get("resume_from") if row else None
+            try:
+                self.trainer = make_trainer(self.config, resume_from=resume,
+                                            checkpoint_dir=checkpoint_dir_for(self.store, self.id, self.config))
+            except Exception as exc:  # a model that does not load: recorded, then the caller says it in one line
+                self.store.set_training_status(self.id, "failed", f"{type(exc).__name__}: {exc}")
+                raise
         if self.evaluator is None:
             from sgs.gpu_eval import Evaluator
 

@@ -12,6 +12,7 @@ from .. import __version__
 COMMANDS = [
     "tasks",
     "run",
+    "ttt",
     "importing",
     "score",
     "show",
