@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import time
+import warnings
 from pathlib import Path
 
 from ..types import Generation
@@ -54,14 +55,16 @@ class HFLoRATrainer:
         self.checkpoint_dir = Path(checkpoint_dir)
         self.micro_batch_tokens = int(micro_batch_tokens)
         tokenizer, base = load_model(model, self.device, pick_dtype(self.device, dtype))
-        if adapter:
-            if not (Path(adapter) / "adapter_config.json").is_file():
-                raise BackendError(f"no peft adapter in {adapter} (adapter_config.json is missing)")
-            self.lm = PeftModel.from_pretrained(base, adapter, is_trainable=True)
-        else:
-            config = LoraConfig(r=lora_rank, lora_alpha=lora_alpha, lora_dropout=0.0, target_modules="all-linear",
-                                bias="none", task_type="CAUSAL_LM")
-            self.lm = get_peft_model(base, config)
+        if adapter and not (Path(adapter) / "adapter_config.json").is_file():
+            raise BackendError(f"no peft adapter in {adapter} (adapter_config.json is missing)")
+        with warnings.catch_warnings():  # peft asks transformers a deprecated question; not ours to answer
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+            if adapter:
+                self.lm = PeftModel.from_pretrained(base, adapter, is_trainable=True)
+            else:
+                config = LoraConfig(r=lora_rank, lora_alpha=lora_alpha, lora_dropout=0.0, target_modules="all-linear",
+                                    bias="none", task_type="CAUSAL_LM")
+                self.lm = get_peft_model(base, config)
         self.lm.to(self.device)
         self.lm.eval()  # no dropout anywhere: sampler and learner are one function
         self.gradient_checkpointing = gradient_checkpointing

@@ -171,6 +171,8 @@ class TinkerTrainer:
         except Exception as e:  # noqa: BLE001
             raise self._fail("saving a checkpoint failed", e) from None
         self.resume_path = state
+        if self._backend is not None:
+            self._backend.close()  # its sampler's weights are the previous checkpoint's
         self._backend = self._sampler(sampler)
         return sampler
 
