@@ -47,6 +47,8 @@ class TinkerTrainer:
         if adapter and "/sampler_weights/" in adapter:
             raise BackendError("tinker: a sampler path cannot be trained from; give the training state "
                                "(tinker://.../weights/NAME) it was saved with")
+        if sampling_options.get("logprobs", "rescore") != "rescore":
+            raise BackendError("tinker training needs raw logprobs of the sampled tokens (logprobs='rescore')")
         self.model = model
         self.api_key_env = api_key_env
         self.sampling_options = dict(sampling_options)

@@ -200,3 +200,10 @@ def test_a_training_run_on_tinker(service, tmp_path):
     rows = step_table(store, tid)
     assert rows[0].ratio_max_dev == pytest.approx(0.0, abs=1e-6) and rows[0].loss is not None
     store.close()
+
+
+def test_training_refuses_the_samplers_own_logprobs(service):
+    from sgs.core.backends.tinker_training import TinkerTrainer
+
+    with pytest.raises(BackendError, match="raw logprobs"):
+        TinkerTrainer("m", service_client=service, logprobs="sampler")
