@@ -1,13 +1,15 @@
 #!/usr/bin/env python
-"""How fast the app opens its runs screen and a task's candidate table on a large database.
+"""How fast the app opens its runs screen, a task's candidate table and a run's stats on a large database.
 
     python benchmarks/bench_tui.py [--db /tmp/sgs-large.db] [--repeat 7]
 
 The database (100 tasks x 64 samples, see scripts/make_large_db.py) is made
 first when missing. Each figure is the median time from the action (a screen
 pushed in a running headless app) to its table populated, next to a baseline
-measured in the same process: the plain store query that screen needs. The
-ratio is the app's overhead over the query (workers, messages, rendering).
+measured in the same process: the plain store query that screen needs (for
+the stats screen: the query plus core/report.py's run_summary, the whole
+computation). The ratio is the app's overhead over it (workers, messages,
+rendering).
 """
 from __future__ import annotations
 
@@ -37,9 +39,14 @@ def median_ms(samples: list[float]) -> float:
 def baselines(db: Path, run_id: int, task_id: str, repeat: int) -> dict[str, float]:
     from sgs.core.store import Store
 
+    from sgs.core.report import load_run, run_summary
+
     store = Store(db, readonly=True)
-    runs, cands = [], []
+    runs, cands, stats = [], [], []
     for _ in range(repeat):
+        t = time.perf_counter()
+        run_summary(load_run(store, run_id))
+        stats.append(time.perf_counter() - t)
         t = time.perf_counter()
         store.list_runs()
         runs.append(time.perf_counter() - t)
@@ -47,7 +54,7 @@ def baselines(db: Path, run_id: int, task_id: str, repeat: int) -> dict[str, flo
         store.candidates(run_id, task_id)
         cands.append(time.perf_counter() - t)
     store.close()
-    return {"runs": median_ms(runs), "candidates": median_ms(cands)}
+    return {"runs": median_ms(runs), "candidates": median_ms(cands), "stats": median_ms(stats)}
 
 
 async def until(predicate, timeout: float = 10.0) -> None:
@@ -64,10 +71,11 @@ async def measure_app(db: Path, run_id: int, task_id: str, n_runs: int, n_sample
     from sgs.tui.app import SgsApp
     from sgs.tui.screens.candidates import CandidatesScreen
     from sgs.tui.screens.runs import RunsScreen
+    from sgs.tui.screens.stats import StatsScreen
 
     cold = time.perf_counter()
     app = SgsApp(db)
-    out: dict[str, list[float]] = {"startup": [], "runs": [], "candidates": []}
+    out: dict[str, list[float]] = {"startup": [], "runs": [], "candidates": [], "stats": []}
     async with app.run_test(size=(80, 24)) as pilot:
         await until(lambda: isinstance(app.screen, RunsScreen)
                     and app.screen.query_one(DataTable).row_count == n_runs)
@@ -85,6 +93,14 @@ async def measure_app(db: Path, run_id: int, task_id: str, n_runs: int, n_sample
             app.push_screen(cands)
             await until(lambda: cands.is_mounted and cands.query_one(DataTable).row_count == n_samples)
             out["candidates"].append(time.perf_counter() - t)
+            app.pop_screen()
+            await pilot.pause()
+            t = time.perf_counter()
+            stats = StatsScreen(run_id)
+            app.push_screen(stats)
+            await until(lambda: stats.is_mounted and stats.stats is not None
+                        and stats.query_one("#strategies", DataTable).row_count == 5)
+            out["stats"].append(time.perf_counter() - t)
             app.pop_screen()
             await pilot.pause()
     return {k: median_ms(v) for k, v in out.items()}
@@ -111,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{big['n_samples']} samples); median of {args.repeat}")
     print(f"{'measure':<34}{'app ms':>9}{'baseline ms':>13}{'ratio':>8}  budget")
     rows = [("open the runs screen", app["runs"], base["runs"]),
-            (f"open candidates of {task_id} ({n_samples})", app["candidates"], base["candidates"])]
+            (f"open candidates of {task_id} ({n_samples})", app["candidates"], base["candidates"]),
+            (f"open stats of run {big['id']}", app["stats"], base["stats"])]
     ok = True
     for name, ms, baseline in rows:
         within = ms <= BUDGET_MS

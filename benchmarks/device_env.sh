@@ -7,7 +7,7 @@
 _repo="$(pwd)"
 _site="$(mktemp -d "${TMPDIR:-/tmp}/sgs-site.XXXXXX")"
 mkdir -p "$_site/sgs"
-for _f in "$_repo"/sgs/*.py; do ln -s "$_f" "$_site/sgs/"; done
+for _f in "$_repo"/sgs/*; do ln -s "$_f" "$_site/sgs/"; done
 for _p in core gpu_eval tui splits; do
     [ -d "$_repo/$_p" ] && ln -s "$_repo/$_p" "$_site/sgs/$_p"
 done

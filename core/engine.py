@@ -16,14 +16,16 @@ import secrets
 import signal
 import threading
 import time
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future
 from dataclasses import asdict, dataclass, field
 from typing import Iterable
 
 from . import events as ev
 from .backends import Backend, make_backend
 from .review import review_flags
+from .selection.identity import code_identity
 from .store import Store
+from .store.progress import ProgressRecorder
 from .types import SamplingParams, Task
 
 HEARTBEAT_S = 2.0
@@ -42,6 +44,8 @@ class EvalOptions:
     compile_timeout_s: float = 300.0
     workers: int | None = None
     num_threads: int | None = None
+    time_top: int | None = None             # surprisal budget: check down the ranking, time the top N (core/budget.py)
+    audit: int = 0                          # with time_top: samples the budget left out, evaluated at random
 
 
 @dataclass
@@ -183,7 +187,18 @@ class Engine:
         self._pending_per_task: dict[str, int] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._discard = threading.Event()        # set when the run is cut off: results coming in are not stored
+        self._settled = threading.Condition(self._lock)
         self._heartbeat: threading.Thread | None = None
+        self._evaluator_errors: list[str] = []
+        self.progress = ProgressRecorder(store, run_id)  # for readers in other processes (the app)
+        self._budget = None
+        if self.config.eval.time_top:
+            from .budget import BudgetScheduler
+
+            self._budget = BudgetScheduler(self.config.eval.time_top, audit=self.config.eval.audit,
+                                           rank_by=self.config.rank_by, seed=self.config.seed)
+            self._budget_rows: dict[str, dict[int, dict]] = {}
 
     # -- events -----------------------------------------------------------
     def emit(self, event: ev.Event) -> None:
@@ -197,7 +212,13 @@ class Engine:
     @property
     def backend(self) -> Backend:
         if self._backend is None:
-            self._backend = make_backend(self.config.backend, self.config.model, **self.config.backend_options)
+            self.progress.loading_model(self.config.backend, self.config.model)
+            try:
+                self._backend = make_backend(self.config.backend, self.config.model, **self.config.backend_options)
+            except Exception as exc:
+                self.progress.failed_to_start(exc)
+                raise
+            self.progress.model_loaded()
         return self._backend
 
     @property
@@ -251,8 +272,8 @@ class Engine:
             return
         self.store.start_evaluation(sample_id, self.run_id, task.id)
         self.emit(ev.EvalStarted(self.run_id, task.id, idx, sample_id))
-        # identical code within a task is evaluated once and the result shared
-        key = (task.id, hashlib.sha256(sample["code"].encode()).hexdigest())
+        # the same code (selection/identity.py) within a task is evaluated once and the result shared
+        key = (task.id, code_identity(sample["code"]))
         future = self._by_code.get(key)
         if future is None:
             future = self.evaluator.submit(self._request(task, sample))
@@ -263,21 +284,45 @@ class Engine:
             self._finish(task, sid, i, s, self._result_of(f), code)
         )
 
-    @staticmethod
-    def _result_of(future: Future) -> dict:
+    def _result_of(self, future: Future) -> dict | None:
+        """The evaluation's result, or None when there is no verdict: the
+        evaluation was cancelled or cut off by an interruption, or the
+        evaluator itself failed. Such a sample stays pending for resume;
+        none of that is the candidate's doing."""
         try:
             return future.result()
-        except Exception as exc:  # noqa: BLE001 - an evaluator fault costs this sample only
-            return {"outcome": "crashed", "error": f"evaluator failed: {type(exc).__name__}: {exc}"}
+        except CancelledError:
+            return None
+        except Exception as exc:  # noqa: BLE001 - an evaluator fault is not the candidate's verdict
+            if not self._discard.is_set() and not _is_abort(exc):
+                with self._lock:
+                    self._evaluator_errors.append(f"{type(exc).__name__}: {exc}")
+            return None
 
-    def _finish(self, task: Task, sample_id: int, idx: int, surprisal, result: dict, code: str | None) -> None:
+    def _finish(self, task: Task, sample_id: int, idx: int, surprisal, result: dict | None,
+                code: str | None) -> None:
+        if result is None or (self._discard.is_set() and result.get("outcome") != "no_code"):
+            # No verdict, or one that finished while the run was being
+            # interrupted (its children may have been killed under it): the
+            # sample stays pending and is evaluated again on resume.
+            with self._lock:
+                self._pending_per_task[task.id] -= 1
+                self._settled.notify_all()
+            return
         result = dict(result)
+        if self._budget is not None and self._budget.role(task.id, sample_id):
+            result["budget"] = self._budget.describe(task.id, sample_id)
+            if result["budget"]["role"] == "audit":
+                result["flags"] = [*(result.get("flags") or []), "audit"]
         result["flags"] = review_flags(task.reference_src, code, result)
         self.store.finish_evaluation(sample_id, self.run_id, task.id, result)
         self.emit(ev.EvalFinished(self.run_id, task.id, idx, sample_id, result.get("outcome"),
                                   result.get("speedup"), result.get("error"), surprisal))
+        if self._budget is not None:  # the next evaluations of the task, before this one stops counting
+            self._dispatch(task.id, self._budget.record(task.id, sample_id, result.get("outcome") == "correct"))
         with self._lock:
             self._pending_per_task[task.id] -= 1
+            self._settled.notify_all()
             done = self._pending_per_task[task.id] == 0 and self._generated.get(task.id, False)
         if done:
             self._task_finished(task.id)
@@ -307,6 +352,7 @@ class Engine:
             # previous task's evaluations finish before the next task samples.
             self._wait_for_evaluations()
         with self._generation_guard():
+            self.progress.generating(task.id, have, self.config.k)
             stream = self.backend.generate(prompt, missing, params)
             for generation in stream:
                 if self._stop.is_set():
@@ -325,20 +371,53 @@ class Engine:
                     "code_kind": extraction.kind, "surprisal": surprisal, "extraction_error": extraction.error,
                 })
                 idx += 1
+                self.progress.sample_done(task.id, idx, self.config.k, generation.n_tokens)
                 if not local:
                     self._flush_pending()  # a remote model: evaluate while it keeps sampling
+        self.progress.generated(task.id)
         # evaluations are submitted after the guard is released, so correctness
         # checks and timings never compete with a local model for the device
         self._flush_pending()
+        if self._budget is not None:
+            self._start_budget(task.id)
 
     def _wait_for_evaluations(self) -> None:
+        """Until every submitted evaluation is settled: its future done and
+        its result stored (a future's result() returns before its callbacks
+        have run)."""
         for future in list(self._futures):
             with contextlib.suppress(Exception):
                 future.result()
+        with self._settled:
+            self._settled.wait_for(lambda: all(n <= 0 for n in self._pending_per_task.values()))
 
     def _flush_pending(self) -> None:
         while self._pending_samples:
-            self._submit(self._pending_samples.pop(0))
+            sample = self._pending_samples.pop(0)
+            if self._budget is not None and sample.get("code"):
+                continue  # ranked and submitted by the budget once the task's samples all exist
+            self._submit(sample)
+
+    # -- surprisal budget (core/budget.py) --------------------------------
+    def _start_budget(self, task_id: str) -> None:
+        rows = {s["id"]: s for s in self.store.samples(self.run_id, task_id)}
+        with self._lock:
+            self._budget_rows[task_id] = rows
+        self._dispatch(task_id, self._budget.start(task_id, self.store.candidates(self.run_id, task_id)))
+
+    def _dispatch(self, task_id: str, actions) -> None:
+        from .budget import skipped_result
+
+        rows = self._budget_rows[task_id]
+        for action in actions:
+            sample = rows[action.sample_id]
+            if action.kind == "evaluate":
+                self._submit(sample)
+                continue
+            with self._lock:
+                self._pending_per_task[task_id] = self._pending_per_task.get(task_id, 0) + 1
+            self._finish(self.tasks[task_id], sample["id"], sample["sample_idx"], sample.get("surprisal"),
+                         skipped_result(action), None)
 
     # -- main loop --------------------------------------------------------
     def _beat(self) -> None:
@@ -351,6 +430,7 @@ class Engine:
     def run_to_end(self) -> str:
         self._generated: dict[str, bool] = {}
         self._pending_samples: list[dict] = []
+        self.progress.session_started()
         self.store.set_run_status(self.run_id, "running")
         self.emit(ev.RunStarted(self.run_id, tuple(self.tasks), self.config.k))
         self._heartbeat = threading.Thread(target=self._beat, name="sgs-heartbeat", daemon=True)
@@ -358,6 +438,10 @@ class Engine:
         status, error = "finished", None
         self._previous_handlers = _install_sigterm()
         try:
+            # Verdicts an older sgs stored for evaluations an interruption cut
+            # off ("evaluator failed: CancelledError") were never the
+            # candidates': they are evaluated again, with those cut off now.
+            self.store.reopen_evaluator_failures(self.run_id)
             # evaluations cut off by an interruption come first
             leftovers = self.store.samples_to_evaluate(self.run_id)
             full = {s["id"]: s for s in leftovers}
@@ -368,7 +452,12 @@ class Engine:
                 self._generated[task_id] = self.run["kind"] != "search" or \
                     self.store.sample_count(self.run_id, task_id) >= self.config.k
             for s in full.values():
-                self._submit(s)
+                if self._budget is None or not s.get("code"):
+                    self._submit(s)
+            if self._budget is not None:  # tasks whose samples all exist resume under their budget
+                for task_id in self.tasks:
+                    if self._generated[task_id]:
+                        self._start_budget(task_id)
             for task_id, task in self.tasks.items():
                 if self._stop.is_set():
                     break
@@ -380,6 +469,11 @@ class Engine:
                     if nothing_pending:
                         self._task_finished(task_id)
             self._wait_for_evaluations()
+            if self._evaluator_errors:
+                n = len(self._evaluator_errors)
+                status = "failed"
+                error = (f"the evaluator failed on {n} evaluation{'s' if n != 1 else ''} "
+                         f"(first: {self._evaluator_errors[0]}); they stay pending: resume the run to retry them")
         except KeyboardInterrupt:
             status, error = "interrupted", "interrupted by the user"
         except Exception as exc:  # noqa: BLE001 - recorded, then re-raised to the caller
@@ -390,15 +484,46 @@ class Engine:
         return status
 
     def _close(self, status: str, error: str | None) -> None:
+        if status != "finished":
+            # From here on, results that come in are not stored (see _finish).
+            self._discard.set()
         self._stop.set()
-        for sig, handler in (getattr(self, "_previous_handlers", None) or {}).items():
+        previous = getattr(self, "_previous_handlers", None) or {}
+        with _signals_held(previous):
+            if self._own_evaluator and self._evaluator is not None:
+                with contextlib.suppress(Exception):
+                    if status == "finished":
+                        self._evaluator.close()
+                    else:
+                        # Unfinished evaluations end now and stay pending: their
+                        # children are killed, nothing they report is a verdict.
+                        self._evaluator.abort()
+            self.store.set_run_status(self.run_id, status, error)
+        for sig, handler in previous.items():
             with contextlib.suppress(ValueError, OSError):
                 signal.signal(sig, handler)  # the caller's handler again once the run is over
-        if self._own_evaluator and self._evaluator is not None:
-            with contextlib.suppress(Exception):
-                self._evaluator.close()
-        self.store.set_run_status(self.run_id, status, error)
         self.emit(ev.RunFinished(self.run_id, status, error))
+
+
+@contextlib.contextmanager
+def _signals_held(signals: dict):
+    """A second Ctrl-C or SIGTERM while the run closes must not cut the
+    closing short (the run's status would stay 'running')."""
+    held = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in set(signals) | {signal.SIGINT}:
+            with contextlib.suppress(ValueError, OSError):
+                held[sig] = signal.signal(sig, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        for sig, handler in held.items():
+            with contextlib.suppress(ValueError, OSError):
+                signal.signal(sig, handler)
+
+
+def _is_abort(exc: BaseException) -> bool:
+    return type(exc).__name__ == "EvaluationAborted"
 
 
 def _install_sigterm():

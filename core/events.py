@@ -1,4 +1,21 @@
-"""Typed events the engine emits. The CLI and the TUI consume the same stream."""
+"""Typed events the engine emits, to consumers in the engine's own process.
+
+Two ways of following a run, on purpose:
+
+- In-process consumers (the CLI's printer, a run's log, a notebook) subscribe
+  to these events through `Engine(sinks=...)`: they see each step as it
+  happens and add nothing to the database.
+- The terminal app follows runs through the store (SQLite) and never through
+  this stream: it usually runs in another process, often another SSH session,
+  and must show a run started before it opened, by someone else, or by a
+  process that died. The store is the source of truth; everything a reader
+  needs is written there (samples, evaluations, and `run_progress` for what
+  happens between them, such as a model loading).
+
+So an event carries nothing that is not also persisted, and a new kind of
+progress is shown in the app by writing it to the store, not by adding an
+event for the app to receive.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -2,7 +2,9 @@
 
 A replay run is evaluated and ranked like any other; samples imported without
 logprobs get their surprisal from a model the user names, and the run
-records which model scored them.
+records which model scored them. A record that carries the program its source
+evaluated keeps that program, byte for byte: the prompt style only says how the
+reply is read for its span and later scored, never what gets evaluated.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from .backends import Backend
 from .engine import RunConfig, create_run
 from .errors import UserInputError
 from .prompts import build_prompt, extract
+from .prompts.reply import code_kind
 from .replay import ReplayFile
 from .store import Store
 from .tasks import get_task
@@ -32,10 +35,23 @@ def _fenced(code: str) -> str:
     return f"```python\n{code.rstrip()}\n```"
 
 
-def import_replay(store: Store, replay: ReplayFile, *, name: str | None = None, style: str = "kernel",
+def _code_span(text: str, code: str, extraction) -> tuple[int | None, int | None]:
+    """Where the record's program sits in its reply: verbatim, else where the reply's code
+    was read from, else nowhere (e.g. a forward body read in the kernel style)."""
+    at = text.find(code.rstrip())
+    if at >= 0:
+        return at, at + len(code.rstrip())
+    return (extraction.start, extraction.end) if extraction.ok else (None, None)
+
+
+def import_replay(store: Store, replay: ReplayFile, *, name: str | None = None, style: str | None = None,
                   kernelbench: str | None = None, dataset_file: str | None = None, source_label: str = "replay",
                   eval_options=None) -> ImportReport:
-    """Create a replay run holding every record of `replay`; returns its id and the lines skipped."""
+    """Create a replay run holding every record of `replay`; returns its id and the lines skipped.
+
+    `style` defaults to the one the format implies, else `kernel`.
+    """
+    style = style or replay.prompt_style or "kernel"
     errors = list(replay.errors)
     tasks: dict[str, Task] = {}
     by_task: dict[str, list] = {}
@@ -73,14 +89,17 @@ def import_replay(store: Store, replay: ReplayFile, *, name: str | None = None, 
                 used.add(idx)
             text = rec.text if rec.text != rec.code or rec.code is None else _fenced(rec.code)
             extraction = extract(text, task, style)
-            code, start, end = extraction.code, extraction.start, extraction.end
-            if rec.code == "":
-                code = None
+            code, kind, error = extraction.code, extraction.kind, extraction.error
+            start, end = extraction.start, extraction.end
+            if rec.code:  # the program the source evaluated
+                code, kind, error = rec.code, code_kind(rec.code), None
+                start, end = _code_span(text, rec.code, extraction)
+            elif rec.code == "":
+                code, error = None, error or "no code in record"
             generation = Generation(text=text, tokens=rec.tokens or [], logprobs=rec.logprobs)
-            store.add_sample(run_id, task_id, idx, generation, code=code, code_kind=extraction.kind,
-                             code_start=start, code_end=end, extraction_error=None if code else extraction.error or
-                             "no code in record", logprob_mode="raw", scorer="source",
-                             note=(rec.extra or {}).get("note"))
+            store.add_sample(run_id, task_id, idx, generation, code=code, code_kind=kind,
+                             code_start=start, code_end=end, extraction_error=error,
+                             logprob_mode="raw", scorer="source", note=(rec.extra or {}).get("note"))
             n += 1
     return ImportReport(run_id=run_id, n_samples=n, n_tasks=len(by_task), errors=errors)
 

@@ -10,7 +10,25 @@ import threading
 from . import environment
 from .locks import device_lock
 from .request import normalize
-from .supervisor import Runner
+from .supervisor import EvaluationAborted, Runner
+
+
+def prestart() -> None:
+    """Start the fork server and the device probe in the background (they
+    take seconds): a caller that knows it will evaluate soon calls this
+    first and does its own preparation meanwhile."""
+    import threading
+
+    from .forkserver import shared_server
+
+    def start():
+        try:
+            environment.cuda_devices()
+            shared_server(environment.scrubbed_env)
+        except Exception:  # noqa: BLE001 - the evaluation itself will meet and report it
+            pass
+
+    threading.Thread(target=start, name="sgs-eval-prestart", daemon=True).start()
 
 
 def evaluate(request: dict, *, timing_slot=None, reference_cache=None) -> dict:
@@ -76,6 +94,17 @@ class Evaluator:
         if wait:
             self._runner.close()
 
+    def abort(self) -> None:
+        """Stop now: what has not started is cancelled, what is under way is
+        cut off (its children killed) and its future raises
+        EvaluationAborted. Nothing an aborted evaluation reports is a verdict."""
+        if self._closed and self._runner.aborting:
+            return
+        self._closed = True
+        self._runner.abort()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._runner.close()
+
     def __enter__(self):
         return self
 
@@ -83,20 +112,12 @@ class Evaluator:
         self.close()
 
 
-# GPU memory one compiled evaluation waiting for its turn may hold: its
-# candidate's and its reference's CUDA contexts, models and input sets.
-WAITING_BYTES_PER_EVALUATION = 8 << 30
-
-
 def waiting_room(max_workers: int) -> int:
     """Evaluations under way beyond those compiling: compiled ones that wait
-    for the GPU, each holding two processes with CUDA contexts. Bounded by
-    the GPUs' memory (a small GPU gets a small room) and by `max_workers`."""
-    gpus = environment.cuda_devices()
-    if not gpus:
-        return max(1, max_workers // 2)
-    memory = sum(int(g.get("total_memory") or 0) for g in gpus)
-    return max(1, min(max_workers, memory // WAITING_BYTES_PER_EVALUATION))
+    for the device while the next ones compile. A waiting candidate holds no
+    GPU memory (its CUDA context is made once it is admitted, by memory,
+    supervisor/devices.py); it does hold a process, so the room is bounded."""
+    return max(1, max_workers if environment.cuda_devices() else max_workers // 2)
 
 
 @contextlib.contextmanager

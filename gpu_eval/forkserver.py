@@ -52,11 +52,20 @@ os._exit(harness.child_main(socket.socket(fileno=int(sys.argv[1])), sys.argv[2])
 """
 
 _PR_SET_PDEATHSIG = 1
+_PR_SET_CHILD_SUBREAPER = 36
 
 
 def serve(ctl_fd: int) -> None:
     """Server main loop (runs in the server process)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid()
+    try:
+        # Whatever a child starts and leaves behind (even in a session of its
+        # own) becomes this server's child when its parent ends, so the
+        # server can end it too.
+        ctypes.CDLL(None).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
     import torch  # noqa: F401  pre-imported so children start fast; CUDA stays uninitialised
     from . import harness
 
@@ -65,6 +74,8 @@ def serve(ctl_fd: int) -> None:
     ctl.send(json.dumps({"ready": True, "pid": os.getpid()}).encode())
     try:
         while True:
+            if os.getppid() != parent:
+                break                                # the evaluator died without closing the socket
             ready, _, _ = select.select([ctl], [], [], 0.05)
             if ready:
                 try:
@@ -114,9 +125,30 @@ def serve(ctl_fd: int) -> None:
                 if sock is not None:
                     _killpg(pid)                     # leftovers of its session (compilers, forks)
                     _report_exit(sock, status)
+                    _sweep(set(live))                # and those that left its session
     finally:
         for pid in list(live):
             _killpg(pid)
+        _sweep(set())
+
+
+def _sweep(keep: set[int]) -> None:
+    """Kill this server's children that are not live evaluation children:
+    orphans handed to it as the subreaper."""
+    me = os.getpid()
+    try:
+        tasks = os.listdir(f"/proc/{me}/task")
+    except OSError:
+        return
+    for tid in tasks:
+        try:
+            with open(f"/proc/{me}/task/{tid}/children") as f:
+                pids = [int(p) for p in f.read().split()]
+        except (OSError, ValueError):
+            continue
+        for pid in pids:
+            if pid not in keep:
+                _killpg(pid)
 
 
 def _killpg(pid: int) -> None:

@@ -35,11 +35,17 @@ class TimingFailed(Exception):
         self.side, self.header = side, header
 
 
+MIN_ROUNDS_PAIRED = 5   # rounds of blocks before the paired ratio may stop the timing
+PAIRED_RSE = 0.005      # relative standard error of the per-round ratio that is tight enough
+
+
 def enough(sides: list[dict], min_n: int, max_n: int, budget_s: float, elapsed_s: float,
            min_s: float) -> bool:
     """Stop rule over all sides: each has min_n trials and the minimum time
     has passed; then stop when every side's relative standard error is
-    under 1%, the budget is spent, or a side reached max_n trials."""
+    under 1% (or, paired, the ratio of the two sides over the rounds of
+    blocks is known to within 0.5%), the budget is spent, or a side reached
+    max_n trials."""
     ns = [len(s["ms"]) for s in sides]
     if min(ns) < min_n:
         return False
@@ -47,7 +53,31 @@ def enough(sides: list[dict], min_n: int, max_n: int, budget_s: float, elapsed_s
         return True
     if elapsed_s < min(min_s, budget_s):
         return False
-    return all(_rse(s["ms"]) < 0.01 for s in sides)
+    if all(_rse(s["ms"]) < 0.01 for s in sides):
+        return True
+    if len(sides) == 2:
+        ratios = round_ratios(sides[1], sides[0])
+        return len(ratios) >= MIN_ROUNDS_PAIRED and _rse(ratios) < PAIRED_RSE
+    return False
+
+
+def round_ratios(ref: dict, cand: dict) -> list[float]:
+    """Per round of blocks: the reference's median over the candidate's."""
+    out = []
+    for r_block, c_block in zip(blocks_of(ref), blocks_of(cand)):
+        c = statistics.median(c_block)
+        if c > 0:
+            out.append(statistics.median(r_block) / c)
+    return out
+
+
+def blocks_of(side: dict) -> list[list[float]]:
+    """A side's trial times cut into the blocks they were taken in."""
+    out, i = [], 0
+    for n in side.get("blocks") or [len(side["ms"])]:
+        out.append(side["ms"][i:i + n])
+        i += n
+    return [b for b in out if b]
 
 
 def _rse(ms: list[float]) -> float:
@@ -64,8 +94,10 @@ def run(socks: list, req: dict, deadline_fn, is_cuda: bool, max_n: int = 1000,
     """Alternate blocks over the children behind `socks` (each already sent
     "timer_ready") until `enough`; then tell each to end (`end`: all, none,
     or a flag per side; a child not told stays ready for more). Returns per side
-    {"ms": [...], "host_ms": [...], "enqueue_ms": [...], "patched": [...]}."""
-    sides = [{"ms": [], "host_ms": [], "enqueue_ms": [], "patched": []} for _ in socks]
+    {"ms": [...], "host_ms": [...], "enqueue_ms": [...], "patched": [...],
+    "blocks": [trials of each block]}; with two sides, block k of one was
+    taken right after block k of the other."""
+    sides = [{"ms": [], "host_ms": [], "enqueue_ms": [], "patched": [], "blocks": []} for _ in socks]
     block = [1] * len(socks)
     min_n, budget = int(req["timing_trials"]), float(req["timing_budget_s"])
     max_n = max(min_n, max_n)
@@ -80,6 +112,7 @@ def run(socks: list, req: dict, deadline_fn, is_cuda: bool, max_n: int = 1000,
             if h.get("type") != "block_times":
                 raise TimingFailed(i, h)
             sides[i]["ms"].extend(h["ms"])
+            sides[i]["blocks"].append(len(h["ms"]))
             sides[i]["host_ms"].extend(h["host_ms"])
             sides[i]["enqueue_ms"].extend(h.get("enqueue_ms") or [])
             sides[i]["patched"] = h.get("patched") or []

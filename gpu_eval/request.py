@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import secrets
 
@@ -48,8 +49,14 @@ def normalize(request: dict) -> dict:
         # Not a public constant: a candidate cannot precompute the inputs.
         r["seed"] = secrets.randbits(62)
     r["seed"] = int(r["seed"])
-    r["timeout_s"] = float(r.get("timeout_s") or 120.0)
-    r["compile_timeout_s"] = float(r.get("compile_timeout_s") or 600.0)
+    r["timeout_s"] = _positive(r, "timeout_s", 120.0)
+    r["compile_timeout_s"] = _positive(r, "compile_timeout_s", 600.0)
+    for key in ("atol", "rtol"):
+        if r.get(key) is not None:
+            value = _number(r, key)
+            if not math.isfinite(value) or value < 0:
+                raise RequestError(f"{key} must be a finite number >= 0, got {r[key]!r}")
+            r[key] = value
     r.setdefault("num_threads", None)
     r.setdefault("tf32", False)
     r.setdefault("time", True)              # False: correctness only
@@ -64,6 +71,23 @@ def normalize(request: dict) -> dict:
     if r["correctness_trials"] < 1 or r["timing_trials"] < 1 or r["warmup"] < 0:
         raise RequestError("correctness_trials and timing_trials must be >= 1, warmup >= 0")
     return r
+
+
+def _number(r: dict, key: str) -> float:
+    try:
+        return float(r[key])
+    except (TypeError, ValueError):
+        raise RequestError(f"{key} must be a number, got {r[key]!r}") from None
+
+
+def _positive(r: dict, key: str, default: float) -> float:
+    """A limit in seconds: a positive, finite number (default when absent)."""
+    if r.get(key) is None:
+        return default
+    value = _number(r, key)
+    if not math.isfinite(value) or value <= 0:
+        raise RequestError(f"{key} must be a positive number of seconds, got {r[key]!r}")
+    return value
 
 
 def derive_seed(base: int, *parts) -> int:

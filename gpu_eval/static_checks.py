@@ -57,6 +57,23 @@ def _class_dump(tree: ast.AST, cls_name: str) -> str | None:
     return None
 
 
+def _calls_reference(tree: ast.AST) -> bool:
+    """Builds the task's `Model`, or calls its forward (`Model.forward(...)`,
+    or `super().forward(...)` in a subclass of it)."""
+    subclasses = {n.name for n in ast.walk(tree) if isinstance(n, ast.ClassDef)
+                  and any(_dotted(b) == "Model" for b in n.bases)}
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        name = _dotted(node.func)
+        if name in ("Model", "Model.forward"):
+            return True
+        if (isinstance(node.func, ast.Attribute) and node.func.attr == "forward" and subclasses
+                and isinstance(node.func.value, ast.Call) and _dotted(node.func.value.func) == "super"):
+            return True
+    return False
+
+
 def check(candidate_src: str, kind: str, reference_src: str | None = None) -> dict:
     """Returns {"syntax_error", "reject", "flags", "kernels"}."""
     result = {"syntax_error": None, "reject": None, "flags": [], "kernels": [], "builds": False}
@@ -153,6 +170,10 @@ def check(candidate_src: str, kind: str, reference_src: str | None = None) -> di
         flags.add("static:no_custom_kernel")
     if not any(isinstance(n, ast.ClassDef) and n.name == "ModelNew" for n in ast.walk(tree)):
         flags.add("static:no_ModelNew_class")
+    if _calls_reference(tree):
+        # A hint only: the run itself counts calls of the reference's forward
+        # and flags `reference_equivalent` when there are any.
+        flags.add("static:calls_reference")
     if reference_src and not result["kernels"]:
         # The same class as the reference's Model, method for method, and no
         # kernel of its own: the candidate is the reference.

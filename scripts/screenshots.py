@@ -5,9 +5,10 @@
     python scripts/screenshots.py /tmp/demo.db screenshots/ [--size 80x24]
 
 Shows the run with the most correct samples: its live view, the candidates
-of its task with the most correct samples, the surprisal pick's sample, the
-diff of the most-confident pick against the surprisal pick, and the stats;
-plus the runs screen and the new-run form.
+of its task with the most correct samples, the surprisal pick's sample (its
+code, where the model was unsure of it, its evaluation), a diff of two
+samples marked in the table, the top-3 pick against the oracle's, and the
+stats; plus the runs screen, the keys of a screen and the new-run form.
 """
 from __future__ import annotations
 
@@ -57,7 +58,8 @@ async def shoot(db: Path, out: Path, size: tuple[int, int]) -> list[tuple[str, s
 
     from sgs.tui.app import SgsApp
     from sgs.tui.screens.candidates import CandidatesScreen
-    from sgs.tui.screens.diff import DiffScreen, open_pick_diff
+    from sgs.tui.screens.diff import DiffScreen, open_pair
+    from sgs.tui.screens.help import HelpScreen
     from sgs.tui.screens.live import LiveScreen
     from sgs.tui.screens.new_run import NewRunScreen
     from sgs.tui.screens.runs import RunsScreen
@@ -67,7 +69,7 @@ async def shoot(db: Path, out: Path, size: tuple[int, int]) -> list[tuple[str, s
     run, task, sample = pick_subjects(db)
     rank_by = run.get("rank_by") or "surprisal"
     shots: list[tuple[str, str]] = []
-    app = SgsApp(db)
+    app = SgsApp(db, colour_mode="full")
 
     def save(name: str, caption: str) -> None:
         app.save_screenshot(f"{name}.svg", path=str(out))
@@ -75,28 +77,45 @@ async def shoot(db: Path, out: Path, size: tuple[int, int]) -> list[tuple[str, s
 
     async with app.run_test(size=size) as pilot:
         await until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.query_one(DataTable).row_count)
-        save("runs", "Runs: every run in the database with status, progress, best fast_1, start and elapsed time")
+        save("runs", "Runs: every run in the database with status, progress, oracle fast_1 and elapsed time")
 
         app.push_screen(LiveScreen(run["id"]))
         await until(pilot, lambda: isinstance(app.screen, LiveScreen) and app.screen.run is not None
                     and app.screen.query_one("#tasks", DataTable).row_count)
-        save("live", f"Live run {run['id']}: progress per task and for the run, throughput, the sample stream")
+        save("live", f"Live run {run['id']}: progress and surprisal-top3 pick per task, throughput, the sample stream")
 
         app.push_screen(CandidatesScreen(run["id"], task, rank_by=rank_by))
         await until(pilot, lambda: isinstance(app.screen, CandidatesScreen)
                     and app.screen.query_one(DataTable).row_count)
         save("candidates", f"Candidates of {task}: ranked by surprisal, Expert Tail (▌), picks, review flags (!)")
 
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        save("keys", "Keys (? or F1): the screen's own keys first, then the table's and the app's")
+        await pilot.press("escape")
+
+        # two samples marked with space, then d
+        table = app.screen.query_one(DataTable)
+        second = min(2, table.row_count - 1)
+        await pilot.press("g", "space", *["j"] * second, "space", "d")
+        await until(pilot, lambda: isinstance(app.screen, DiffScreen) and app.screen.rows)
+        save("diff_two_samples", f"Diff of two samples of {task} marked with space: sides in step, long lines wrap")
+        await pilot.press("escape")
+
+        open_pair(app.screen, run["id"], task, rank_by, "oracle", "surprisal-top3")
+        await until(pilot, lambda: isinstance(app.screen, DiffScreen) and (app.screen.rows or app.screen.left is None))
+        save("diff", f"Diff of {task}: the oracle's pick against the surprisal-top3 pick (t)")
+        await pilot.press("escape")
+
         app.push_screen(SampleScreen(run["id"], sample.sample_id, rank_by=rank_by))
         await until(pilot, lambda: isinstance(app.screen, SampleScreen) and app.screen.sample is not None)
-        save("sample", f"Sample #{sample.sample_idx} of {task}: highlighted source (tabs: raw reply, evaluation)")
+        save("sample", f"Sample #{sample.sample_idx} of {task}: highlighted source (tabs: reply, evaluation, surprisal)")
+        await pilot.press("4")
+        await pilot.pause(0.3)
+        save("sample_surprisal", "The same sample's tokens shaded by −log p: where the model was unsure")
         await pilot.press("3")
         await pilot.pause(0.3)
         save("sample_evaluation", "The same sample's evaluation: outcome, speedup with its interval, timings, errors")
-
-        open_pick_diff(app.screen, run["id"], task, rank_by)
-        await until(pilot, lambda: isinstance(app.screen, DiffScreen) and app.screen.rows)
-        save("diff", f"Diff of {task}: most-confident pick vs surprisal pick, side by side, lines aligned")
 
         app.push_screen(StatsScreen(run["id"]))
         await until(pilot, lambda: isinstance(app.screen, StatsScreen) and app.screen.stats is not None)

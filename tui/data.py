@@ -2,7 +2,8 @@
 
 Every function here blocks on SQLite, so the screens call them from thread
 workers only. One `DataSource` is shared by the app's workers; its lock keeps
-them from interleaving on the one connection.
+them from interleaving on the one connection. All reads go through the
+store's query methods: this package holds no SQL (tests/tui/test_layering.py).
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from sgs.core.engine import effective_status
+from sgs.core.launch import log_tail, start_failure
 from sgs.core.review import needs_review
 from sgs.core.selection import DEFAULT_ORDER
 from sgs.core.selection.picks import picks_by_sample, picks_by_strategy
@@ -36,35 +38,58 @@ class DataSource:
         with self._lock:
             self.store.close()
 
-    def _query(self, sql: str, params: list | tuple = ()) -> list[dict]:
+    def _call(self, method: str, *args):
         with self._lock:
-            cur = self.store.db.execute(sql, list(params))
-            cols = [c[0] for c in cur.description]
-            return [dict(zip(cols, row)) for row in cur.fetchall()]
+            return getattr(self.store, method)(*args)
 
     # -- runs -------------------------------------------------------------
     def runs(self) -> list[dict]:
-        """Every run with its effective status and oracle fast_1 so far (two queries)."""
+        """Every run with its effective status, progress row, elapsed time and oracle fast_1 so far."""
         with self._lock:
             rows = self.store.list_runs()
-            fast = {r["run_id"]: r["n"] for r in self._query(
-                """SELECT run_id, count(DISTINCT task_id) AS n FROM evaluations
-                   WHERE outcome = 'correct' AND speedup > 1 GROUP BY run_id""")}
+            fast = self.store.oracle_fast_task_counts()
+            progress = self.store.all_run_progress()
         now_ts = self.clock.timestamp()
         for row in rows:
-            row["effective_status"] = effective_status(row, now_ts)
+            self._describe(row, progress.get(row["id"]), now_ts)
             row["n_fast_tasks"] = fast.get(row["id"], 0)
-            row["best_fast_1"] = row["n_fast_tasks"] / row["n_tasks"] if row["n_tasks"] else None
+            row["oracle_fast_1"] = row["n_fast_tasks"] / row["n_tasks"] if row["n_tasks"] else None
             # a replay run holds what was imported (tasks may have fewer than K)
             row["n_expected"] = (row["n_samples"] if row.get("kind") == "replay"
                                  else (row["n_tasks"] or 0) * (row["k"] or 0))
         return rows
 
+    def _describe(self, row: dict, progress: dict | None, now_ts: float) -> dict:
+        row["effective_status"] = effective_status(row, now_ts)
+        row["progress"] = progress
+        row["earlier_s"] = (progress or {}).get("earlier_s") or 0.0
+        row["start_failure"] = start_failure(row, progress)
+        row["display_status"] = "failed to start" if row["start_failure"] else row["effective_status"]
+        # a created run whose process is at work says what it does
+        label = row["display_status"]
+        if label == "created" and progress:
+            label = "loading model" if progress.get("phase") == "loading_model" else "starting"
+        row["status_label"] = label
+        return row
+
     def run(self, run_id: int) -> dict:
         with self._lock:
             row = self.store.get_run(run_id)
-        row["effective_status"] = effective_status(row, self.clock.timestamp())
-        return row
+            progress = self.store.run_progress(run_id)
+        return self._describe(row, progress, self.clock.timestamp())
+
+    def run_ids(self) -> set[int]:
+        return set(self._call("run_ids"))
+
+    def launch_log(self, run: dict, lines: int = 10) -> tuple[str | None, list[str]]:
+        """(log path, its last lines) of a run started in the background."""
+        from sgs.core.launch import log_path_for
+
+        path = (run.get("progress") or {}).get("log_path")
+        if not path:
+            candidate = log_path_for(self.path, run["id"], create=False)
+            path = str(candidate) if candidate.exists() else None
+        return path, log_tail(path, lines)
 
     def delete_run(self, run_id: int) -> None:
         with self._lock:
@@ -78,12 +103,10 @@ class DataSource:
 
     # -- tasks and candidates --------------------------------------------
     def task_progress(self, run_id: int) -> list[dict]:
-        with self._lock:
-            return self.store.task_progress(run_id)
+        return self._call("task_progress", run_id)
 
     def tasks(self, run_id: int) -> list[Task]:
-        with self._lock:
-            return self.store.run_tasks(run_id)
+        return self._call("run_tasks", run_id)
 
     def task(self, run_id: int, task_id: str) -> Task:
         for task in self.tasks(run_id):
@@ -92,8 +115,7 @@ class DataSource:
         raise LookupError(f"run {run_id} has no task {task_id!r}")
 
     def candidates(self, run_id: int, task_id: str | None = None) -> list[Candidate]:
-        with self._lock:
-            return self.store.candidates(run_id, task_id)
+        return self._call("candidates", run_id, task_id)
 
     def candidates_by_task(self, run_id: int) -> dict[str, list[Candidate]]:
         with self._lock:
@@ -102,9 +124,43 @@ class DataSource:
                 out.setdefault(cand.task_id, []).append(cand)
         return out
 
+    def top3_picks(self, run_id: int, task_ids, rank_by: str = "surprisal") -> dict[str, Candidate | None]:
+        """Each task's surprisal-top3 pick (None while the task has no correct sample)."""
+        from sgs.core.selection import STRATEGIES, correct_groups
+
+        task_ids = list(task_ids)
+        if len(task_ids) > 8:  # many tasks at once (a run just opened): one query for the whole run
+            by_task: dict[str, list[Candidate]] = {t: [] for t in task_ids}
+            for cand in self.candidates(run_id):
+                if cand.task_id in by_task:
+                    by_task[cand.task_id].append(cand)
+        else:
+            by_task = {t: self.candidates(run_id, t) for t in task_ids}
+        top3 = STRATEGIES.get("surprisal-top3")
+        out = {}
+        for task_id, cands in by_task.items():
+            pick = top3.pick(correct_groups(cands), rank_by)
+            out[task_id] = pick[0][0].representative if pick else None
+        return out
+
     def sample(self, sample_id: int) -> dict:
+        return self._call("get_sample", sample_id)
+
+    def scores(self, sample_id: int) -> list[dict]:
+        """The sample's per-token logprobs, one entry per scorer."""
+        return self._call("scores", sample_id)
+
+    def jump_targets(self) -> list[dict]:
+        """Runs and their tasks, for the command palette's jump commands."""
         with self._lock:
-            return self.store.get_sample(sample_id)
+            runs = self.store.list_runs()
+            out = []
+            for run in runs:
+                out.append({"run_id": run["id"], "name": run["name"], "status": run["status"], "task_id": None})
+                for task in self.store.run_tasks(run["id"]):
+                    out.append({"run_id": run["id"], "name": run["name"], "task_id": task.id,
+                                "task_name": task.name})
+        return out
 
 
 # -- the candidates table ---------------------------------------------------
@@ -202,6 +258,13 @@ class Throughput:
 
 
 @dataclass
+class LaunchFailure:
+    error: str                     # one line
+    log_path: str | None
+    log_tail: list[str]
+
+
+@dataclass
 class FeedUpdate:
     run: dict
     progress: list[dict]
@@ -210,6 +273,8 @@ class FeedUpdate:
     throughput: Throughput
     hardware: str | None
     changed: bool
+    failure: LaunchFailure | None = None
+    top3: dict = field(default_factory=dict)   # task id -> its surprisal-top3 pick (tasks whose evaluations changed)
 
 
 class LiveFeed:
@@ -222,7 +287,7 @@ class LiveFeed:
 
     WINDOW_S = 60.0
 
-    def __init__(self, source: DataSource, run_id: int, *, backlog: int = 200, max_lines: int = 500):
+    def __init__(self, source: DataSource, run_id: int, *, backlog: int = 60, max_lines: int = 500):
         self.source = source
         self.run_id = run_id
         self.backlog = backlog
@@ -232,44 +297,33 @@ class LiveFeed:
         self.seen_at_last_ts: set[int] = set()
         self._last_progress_key = None
         self._hardware: str | None = None
+        self._evaluated: dict[str, int] = {}
+        self._progress: list[dict] = []
+        self._rank_by = "surprisal"
 
     def _new_samples(self) -> list[dict]:
-        q = self.source._query
+        store = self.source
         if self.last_sample_id is None:
-            rows = q("""SELECT id, task_id, sample_idx, created_at, surprisal, n_tokens, code IS NULL AS no_code
-                        FROM samples WHERE run_id = ? ORDER BY id DESC LIMIT ?""", [self.run_id, self.backlog])
-            rows.reverse()
-            top = q("SELECT coalesce(max(id), 0) AS m FROM samples WHERE run_id = ?", [self.run_id])[0]["m"]
-            self.last_sample_id = top
+            rows = store._call("latest_samples", self.run_id, self.backlog)
+            self.last_sample_id = store._call("newest_sample_id", self.run_id)
             return rows
-        rows = q("""SELECT id, task_id, sample_idx, created_at, surprisal, n_tokens, code IS NULL AS no_code
-                    FROM samples WHERE run_id = ? AND id > ? ORDER BY id""", [self.run_id, self.last_sample_id])
+        rows = store._call("samples_after", self.run_id, self.last_sample_id)
         if rows:
             self.last_sample_id = rows[-1]["id"]
         return rows
 
     def _new_evaluations(self) -> list[dict]:
-        q = self.source._query
-        cols = """e.id, e.task_id, s.sample_idx, e.finished_at, s.surprisal, e.outcome, e.speedup, e.error,
-                  e.flags_json, e.hardware"""
+        store = self.source
         if not self.last_eval_ts:
-            rows = q(f"""SELECT {cols} FROM evaluations e JOIN samples s ON s.id = e.sample_id
-                         WHERE e.run_id = ? AND e.state = 'done' ORDER BY e.finished_at DESC, e.id DESC LIMIT ?""",
-                     [self.run_id, self.backlog])
-            rows.reverse()
-            top = q("SELECT max(finished_at) AS m FROM evaluations WHERE run_id = ? AND state = 'done'",
-                    [self.run_id])[0]["m"]
+            rows = store._call("latest_evaluations", self.run_id, self.backlog)
+            top = store._call("newest_evaluation_time", self.run_id)
             if top:
                 self.last_eval_ts = top
-                self.seen_at_last_ts = {r["id"] for r in q(
-                    "SELECT id FROM evaluations WHERE run_id = ? AND state = 'done' AND finished_at = ?",
-                    [self.run_id, top])}
+                self.seen_at_last_ts = store._call("evaluation_ids_finished_at", self.run_id, top)
             else:
                 self.last_eval_ts = " "  # followed from the start: every timestamp sorts after a space
             return rows
-        rows = q(f"""SELECT {cols} FROM evaluations e JOIN samples s ON s.id = e.sample_id
-                     WHERE e.run_id = ? AND e.state = 'done' AND e.finished_at >= ?
-                     ORDER BY e.finished_at, e.id""", [self.run_id, self.last_eval_ts])
+        rows = store._call("evaluations_since", self.run_id, self.last_eval_ts)
         rows = [r for r in rows if not (r["finished_at"] == self.last_eval_ts and r["id"] in self.seen_at_last_ts)]
         if rows:
             newest = rows[-1]["finished_at"]
@@ -282,7 +336,6 @@ class LiveFeed:
     def _throughput(self, run: dict) -> Throughput:
         from .fmt import parse_ts
 
-        q = self.source._query
         now = self.source.clock.now()
         if run["effective_status"] == "running":
             begin = now - timedelta(seconds=self.WINDOW_S)
@@ -296,16 +349,22 @@ class LiveFeed:
         window = max((end - begin).total_seconds(), 1e-9) if begin else 0.0
         if not begin or window < 1.0:
             return Throughput(None, None, None, window)
-        b, e = begin.isoformat(timespec="milliseconds"), end.isoformat(timespec="milliseconds")
-        s = q("""SELECT count(*) AS n, coalesce(sum(n_tokens), 0) AS tok FROM samples
-                 WHERE run_id = ? AND created_at >= ? AND created_at <= ?""", [self.run_id, b, e])[0]
-        ev = q("""SELECT count(*) AS n FROM evaluations WHERE run_id = ? AND state = 'done'
-                  AND finished_at >= ? AND finished_at <= ?""", [self.run_id, b, e])[0]
-        return Throughput(s["n"] * 60 / window, ev["n"] * 60 / window, s["tok"] / window, window)
+        act = self.source._call("activity_between", self.run_id, begin.isoformat(timespec="milliseconds"),
+                                end.isoformat(timespec="milliseconds"))
+        return Throughput(act["samples"] * 60 / window, act["evaluations"] * 60 / window, act["tokens"] / window,
+                          window)
 
-    def poll(self) -> FeedUpdate:
-        import json
+    def picks(self) -> dict[str, Candidate | None]:
+        """The surprisal-top3 pick of each task whose evaluations changed since the last call."""
+        stale = [p["task_id"] for p in self._progress if self._evaluated.get(p["task_id"]) != p["n_evaluated"]]
+        if not stale:
+            return {}
+        top3 = self.source.top3_picks(self.run_id, stale, self._rank_by)
+        self._evaluated.update({p["task_id"]: p["n_evaluated"] for p in self._progress})
+        return top3
 
+    def poll(self, with_picks: bool = True) -> FeedUpdate:
+        """What is new; `with_picks=False` leaves the picks to `picks()` (the table can show first)."""
         run = self.source.run(self.run_id)
         samples = self._new_samples()
         evals = self._new_evaluations()
@@ -313,11 +372,10 @@ class LiveFeed:
                           surprisal=r["surprisal"], n_tokens=r["n_tokens"],
                           outcome="no_code" if r["no_code"] else None) for r in samples]
         for r in evals:
-            flags = json.loads(r["flags_json"] or "[]")
             lines.append(FeedLine(ts=r["finished_at"], kind="evaluated", task_id=r["task_id"],
                                   sample_idx=r["sample_idx"], surprisal=r["surprisal"], outcome=r["outcome"],
                                   speedup=r["speedup"], error=r["error"],
-                                  flagged=r["outcome"] == "correct" and needs_review(flags)))
+                                  flagged=r["outcome"] == "correct" and needs_review(r["flags"])))
             if r["hardware"]:
                 self._hardware = r["hardware"]
         lines.sort(key=lambda line: (line.ts, line.kind != "sampled"))
@@ -328,13 +386,19 @@ class LiveFeed:
         changed = key != self._last_progress_key
         self._last_progress_key = key
         progress = self.source.task_progress(self.run_id) if changed else []
+        if progress:
+            self._progress = progress
+        self._rank_by = run.get("rank_by") or "surprisal"
+        top3 = self.picks() if with_picks else {}
         if self._hardware is None:
-            hw = self.source._query("""SELECT hardware FROM evaluations WHERE run_id = ? AND hardware IS NOT NULL
-                                       ORDER BY id DESC LIMIT 1""", [self.run_id])
-            self._hardware = hw[0]["hardware"] if hw else None
+            self._hardware = self.source._call("latest_hardware", self.run_id)
+        failure = None
+        if run["start_failure"]:
+            path, tail = self.source.launch_log(run)
+            failure = LaunchFailure(run["start_failure"], path, tail)
         return FeedUpdate(run=run, progress=progress, lines=lines, dropped=dropped,
                           throughput=self._throughput(run), hardware=self._hardware or _provenance_hardware(run),
-                          changed=changed)
+                          changed=changed, failure=failure, top3=top3)
 
 
 def _provenance_hardware(run: dict) -> str | None:

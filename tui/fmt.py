@@ -56,14 +56,26 @@ def clock_time(value: str | None, clock: Clock) -> str:
     return "--:--:--" if ts is None else clock.local(ts).strftime("%H:%M:%S")
 
 
-def elapsed(run: dict, clock: Clock) -> str:
+def elapsed_s(run: dict, clock: Clock, earlier_s: float = 0.0) -> float | None:
+    """Seconds the run has run: its latest session plus `earlier_s` from sessions before a resume."""
     begin = parse_ts(run.get("started_at") or run.get("created_at"))
     if begin is None:
-        return "-"
+        return None
     end = parse_ts(run.get("finished_at")) if run.get("status") != "running" else None
     if end is None and run.get("effective_status") == "interrupted":
         end = parse_ts(run.get("heartbeat_at"))
-    return duration(((end or clock.now()) - begin).total_seconds())
+    if end is not None and end < begin:  # finished_at of an earlier session, before this one started
+        end = parse_ts(run.get("heartbeat_at")) or begin
+    return max(((end or clock.now()) - begin).total_seconds(), 0.0) + (earlier_s or 0.0)
+
+
+def elapsed(run: dict, clock: Clock, earlier_s: float = 0.0) -> str:
+    return duration(elapsed_s(run, clock, earlier_s))
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """'1 run', '2 runs', '0 runs'."""
+    return f"{n} {word if n == 1 else many or word + 's'}"
 
 
 def first_line(text: str | None, width: int = 60) -> str:

@@ -26,8 +26,9 @@ class Failed(Message):
 
 @dataclass
 class RunLaunched(Message):
-    """A detached `sgs run` started (or resumed) a run."""
+    """A run started (or resumed) in its own detached process."""
 
     run_id: int
     pid: int
     resumed: bool
+    replaces: int | None = None    # a run that failed to start, retried with edited settings

@@ -78,15 +78,6 @@ def _redraw(table: DataTable) -> None:
     table.refresh()
 
 
-def selected_key(table: DataTable) -> str | None:
-    if not table.row_count:
-        return None
-    try:
-        return table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
-    except Exception:  # noqa: BLE001
-        return None
-
-
 def join(parts: Iterable[str], sep: str = " · ") -> str:
     return sep.join(p for p in parts if p)
 

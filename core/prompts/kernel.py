@@ -8,7 +8,9 @@ from ..backends.base import Prompt
 from ..types import Task
 from . import templates
 from .extraction import Extraction, Reading, best
-from .reply import PYTHON_LANGS, Block, Reply, code_kind, needs_reference, parse_error, try_parse, variants
+from .reply import (
+    PYTHON_LANGS, Block, Reply, code_kind, defines_model_new, needs_reference, parse_error, try_parse, variants,
+)
 
 
 def build(task: Task) -> Prompt:
@@ -20,11 +22,13 @@ def build(task: Task) -> Prompt:
 def _read_block(task: Task, block: Block) -> Reading:
     kind = code_kind(block.text)
     penalty = 0 if block.lang in PYTHON_LANGS else 4
-    for code in variants(textwrap.dedent(block.text)):
+    # The block as written first: a module that parses is evaluated byte for byte
+    # (dedenting would also blank the whitespace-only lines of its CUDA strings).
+    for code in dict.fromkeys([block.text] + variants(textwrap.dedent(block.text))):
         tree = try_parse(code)
         if tree is None:
             continue
-        if not any(getattr(n, "name", None) == "ModelNew" for n in tree.body):
+        if not defines_model_new(tree):
             return Reading(1 - penalty, None, "no class ModelNew in reply", block.start, block.end, kind)
         module, offset = code, 0
         if needs_reference(tree):

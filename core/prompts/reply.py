@@ -3,6 +3,13 @@
 Works on a normalised copy of the reply (CRLF and lone CR become LF) and maps
 every span back to offsets in the raw text, so `raw[start:end]` is always the
 region the code came from.
+
+Order: a reply that is itself a Python module defining ModelNew (a kernel file
+passed as is) is taken whole; otherwise fenced blocks; otherwise the unfenced
+code. Unfenced code that holds `class ModelNew` is read as one module from its
+first line, so a syntax error is reported with the module's own line number
+instead of a fragment being taken; other unfenced code is the longest run of
+code-looking lines that compiles.
 """
 from __future__ import annotations
 
@@ -68,17 +75,30 @@ class Reply:
         return 0, len(text)
 
     def blocks(self) -> list[Block]:
+        # Before fences: a module may hold ``` in its strings or docstrings.
+        if _is_model_new_module(self.text):
+            return [self._block(0, len(self.text), "", False)]
         lo, hi = self.answer_region()
         fenced = self._fenced_blocks(lo, hi)
-        if fenced:
+        if fenced and not self._is_file_with_fences(lo, hi, fenced):
             return fenced
-        bare = self._bare_block(lo, hi)
+        bare = self._module_block(lo, hi) or self._bare_block(lo, hi)
         return [bare] if bare else []
 
-    def _block(self, start: int, end: int, lang: str, fenced: bool) -> Block:
-        # Trim surrounding blank lines but keep the first line's indentation.
+    def _is_file_with_fences(self, lo: int, hi: int, fenced: list[Block]) -> bool:
+        """A Python file (that does not parse) whose strings hold fence lines: it starts
+        like Python and its `class ModelNew` lies outside every fenced block."""
+        first = re.search(r"\S[^\n]*", self.text[lo:hi])
+        if lo != 0 or first is None or not _STARTS_LIKE_PYTHON.match(first.group()):
+            return False
+        return any(not any(b.start <= self._offsets[m.start()] < b.end for b in fenced)
+                   for m in _MODEL_NEW_LINE.finditer(self.text, lo, hi))
+
+    def _block(self, start: int, end: int, lang: str, fenced: bool, keep_leading: bool = False) -> Block:
+        # Trim surrounding blank lines but keep the first line's indentation;
+        # `keep_leading` keeps leading blank lines so line numbers stay the file's.
         segment = self.text[start:end]
-        lead = len(segment) - len(segment.lstrip("\n"))
+        lead = 0 if keep_leading else len(segment) - len(segment.lstrip("\n"))
         body = segment.rstrip()
         start, end = start + lead, start + len(body)
         raw_start, raw_end = self.raw_span(start, end)
@@ -115,6 +135,54 @@ class Reply:
         if glued >= 0:
             return glued, glued + len(fence)
         return hi, hi  # unterminated final fence: the code runs to the end
+
+    def _module_block(self, lo: int, hi: int) -> Block | None:
+        """Unfenced code holding `class ModelNew`, read as one module.
+
+        It starts at the region's first line when that looks like Python (code,
+        a string, a comment), else at the first code-looking line after prose.
+        Prose after the code is dropped. None when prose sits inside the code:
+        the run-of-lines reading then picks the code out.
+        """
+        text = self.text
+        if not _MODEL_NEW_LINE.search(text, lo, hi):
+            return None
+        lines = text[lo:hi].split("\n")
+        starts = [lo]
+        for line in lines[:-1]:
+            starts.append(starts[-1] + len(line) + 1)
+        first = next((i for i, line in enumerate(lines) if line.strip()), None)
+        if first is None:
+            return None
+        if _STARTS_LIKE_PYTHON.match(lines[first]) is None:
+            first = next((i for i in range(first, len(lines))
+                          if lines[i].strip() and _looks_like_code(lines[i])), None)
+            if first is None:
+                return None
+        # A file (the region is the whole reply) keeps its leading blank lines:
+        # the error's line number is then the file's.
+        keep_leading = lo == 0 and not text[:starts[first]].strip()
+        begin = lo if keep_leading else starts[first]
+        base = 0 if keep_leading else first  # index in `lines` of the chunk's line 1
+        last_model_new = max(i for i, line in enumerate(lines) if _MODEL_NEW_LINE.match(line))
+        if last_model_new < first:
+            return None
+        end = len(lines)
+        # Each round drops trailing prose after the code; bounded work on long replies.
+        for _ in range(_MAX_PROSE_TRIMS):
+            chunk = text[begin:starts[end - 1] + len(lines[end - 1])]
+            bad_line = _syntax_error_line(chunk)
+            if bad_line is None:
+                break
+            index = bad_line - 1 + base
+            if index >= len(lines) or _looks_like_code(lines[index]) or not lines[index].strip():
+                break  # a syntax error in the code itself: report it with its line
+            if index <= last_model_new:
+                return None  # prose inside the code
+            end = index
+            while end > first + 1 and not lines[end - 1].strip():
+                end -= 1
+        return self._block(begin, starts[end - 1] + len(lines[end - 1]), "", False, keep_leading)
 
     def _bare_block(self, lo: int, hi: int) -> Block | None:
         """Unfenced code: the longest run of code-looking lines that compiles."""
@@ -166,6 +234,10 @@ class Reply:
         return self._block(starts[i], end, "", False)
 
 
+_MODEL_NEW_LINE = re.compile(r"^[ \t]*class[ \t]+ModelNew\b", re.M)
+# The first line of a Python file: code, a docstring or string, a comment or shebang.
+_STARTS_LIKE_PYTHON = re.compile(r"""^\s*([rRbBuUfF]{0,2}["']|#|@|(import|from|class|def|if|try|with)\b)""")
+_MAX_PROSE_TRIMS = 8
 _CODE_START = re.compile(
     r"^(import|from|class|def|return|@|#|if|elif|else|for|while|with|try|except|finally|"
     r"raise|assert|pass|yield|global|nonlocal|del|async|await|lambda|break|continue)\b"
@@ -181,6 +253,47 @@ def _looks_like_code(line: str) -> bool:
     if line[0] in " \t" or line.startswith(("#", "@", ")", "]", "}")):
         return True
     return bool(_CODE_START.match(line) or _ASSIGN_OR_CALL.match(line))
+
+
+def _syntax_error_line(code: str) -> int | None:
+    """1-based line of the first syntax error in `code` (as written or fixed up), None if it parses."""
+    first = None
+    for v in variants(textwrap.dedent(code)):
+        try:
+            ast.parse(v)
+            return None
+        except SyntaxError as e:
+            first = first or e.lineno or 1
+        except ValueError:
+            first = first or 1
+    return first
+
+
+def defines_model_new(tree: ast.Module) -> bool:
+    """True when the module binds `ModelNew` at top level (a class, an alias or an import)."""
+    for node in tree.body:
+        if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == "ModelNew":
+            return True
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "ModelNew"
+                                                for t in node.targets):
+            return True
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.target.id == "ModelNew":
+            return True
+        if isinstance(node, (ast.Import, ast.ImportFrom)) and any(
+                (a.asname or a.name) == "ModelNew" for a in node.names):
+            return True
+    return False
+
+
+def _is_model_new_module(text: str) -> bool:
+    """The whole text parses as Python (as written or fixed up) and defines ModelNew."""
+    if "ModelNew" not in text:
+        return False
+    for v in variants(textwrap.dedent(text)):
+        tree = try_parse(v)
+        if tree is not None:
+            return defines_model_new(tree)
+    return False
 
 
 def parses_somehow(code: str) -> bool:

@@ -1,8 +1,10 @@
 """The paper's `actions.jsonl`: {problem_id, sample_idx, raw_action, assembled_code} per line.
 
-`raw_action` is the model's reply, `assembled_code` the program built from it
-(empty or null when the reply held none). Problem ids are KernelBench level-1
-ids unless a level is given.
+`raw_action` is the forward body the paper's script extracted from the model's
+reply, `assembled_code` the whole program it built from that body and
+evaluated (empty or null when there was none). The program is imported as is;
+the replies are forward bodies, so the format implies the `body` prompt style.
+Problem ids are KernelBench level-1 ids unless a level is given.
 """
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from .records import BadRecord, ReplayFile, ReplayRecord, check_sample_idx, kern
 from ._jsonl import first_object, read_lines
 
 NAME = "actions"
+PROMPT_STYLE = "body"
 _KNOWN = {"problem_id", "sample_idx", "raw_action", "assembled_code"}
 
 
@@ -19,7 +22,7 @@ def parse_record(obj: dict, line: int, level: int | None = None) -> ReplayRecord
     task_id = kernelbench_task_id(obj["problem_id"], level)
     raw = obj.get("raw_action")
     if not isinstance(raw, str):
-        raise BadRecord("missing 'raw_action' (the model's reply as a string)")
+        raise BadRecord("missing 'raw_action' (the extracted forward body as a string)")
     code = obj.get("assembled_code")
     if code is not None and not isinstance(code, str):
         raise BadRecord(f"'assembled_code' must be a string or null, got {type(code).__name__}")
@@ -39,7 +42,9 @@ def parse_record(obj: dict, line: int, level: int | None = None) -> ReplayRecord
 
 
 def read(path: str, level: int | None = None) -> ReplayFile:
-    return read_lines(path, NAME, lambda obj, line: parse_record(obj, line, level))
+    replay = read_lines(path, NAME, lambda obj, line: parse_record(obj, line, level))
+    replay.prompt_style = PROMPT_STYLE
+    return replay
 
 
 def sniff(path: str) -> bool:

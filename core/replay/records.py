@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 class ReplayRecord:
     """One sample generated elsewhere, ready to become a sample of a run.
 
-    `text` is the model's whole reply; `code` the program extracted from it when
-    the source already did that: None means "extract it from `text`", "" means
-    the source found no program in the reply (the sample counts as no-code).
+    `text` is the model's whole reply; `code` the program the source built from
+    it (and evaluated), imported verbatim: None means "extract it from `text`",
+    "" means the source found no program in the reply (the sample counts as no-code).
     `tokens`/`logprobs` are present only when the source recorded them.
     `line` is the 1-based line of the source file (None for one-file-per-sample
     sources). `extra` keeps fields the format does not interpret (e.g. a note).
@@ -33,11 +33,14 @@ class ReplayFile:
 
     `errors` holds one "path:LINE: what is wrong" per unusable line or file;
     every other record is imported, so one bad line never loses the rest.
+    `prompt_style` is the style the replies were written in when the format
+    implies one (the paper's actions log holds forward bodies: "body").
     """
 
     format: str
     records: list[ReplayRecord]
     errors: list[str] = field(default_factory=list)
+    prompt_style: str | None = None
 
 
 class BadRecord(ValueError):

@@ -1,83 +1,103 @@
-"""What a selection strategy sees and returns."""
+"""What a selection strategy sees and returns.
+
+A strategy sees one task's samples (`Candidate`s) and picks among the
+correct ones. The paper's rules are over *samples*: two samples that wrote
+the same code are two samples (a random draw lands on that code twice as
+often, and both can sit in a top 3). Variants over distinct codes carry
+their own names.
+
+Samples without a surprisal (imported without logprobs and never scored)
+cannot be ranked: the strategies that rank by surprisal leave them out, and
+the tables say how many were left out. A correct sample that was never
+timed has no speedup: a strategy keeping the fastest prefers a timed one,
+and the statistics count an untimed pick apart.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..store import Candidate
 from ..surprisal import rank_value
+from .identity import code_identity
 
-
-@dataclass
-class Group:
-    """Correct samples of one task with identical extracted code.
-
-    They share one evaluation. `count` keeps how many samples wrote this code
-    (a random sample lands on it that much more often). The representative is
-    the lowest sample index; a strategy that ranks by surprisal sees the group
-    through the member it ranks by (`highest` / `lowest`), so the code the
-    model wrote least surely is picked by the sample that wrote it so.
-    """
-
-    representative: Candidate
-    count: int
-    sample_idxs: list[int] = field(default_factory=list)
-    members: list[Candidate] = field(default_factory=list)
-
-    def _value(self, cand: Candidate, rank_by: str) -> float:
-        value = rank_value(cand.surprisal, cand.mean_nll, rank_by)
-        return float("-inf") if value is None else value
-
-    def highest(self, rank_by: str) -> "Group":
-        best = max(self.members or [self.representative], key=lambda c: (self._value(c, rank_by), -c.sample_idx))
-        return replace(self, representative=best)
-
-    def lowest(self, rank_by: str) -> "Group":
-        best = min(self.members or [self.representative], key=lambda c: (self._value(c, rank_by), c.sample_idx))
-        return replace(self, representative=best)
-
-    @property
-    def speedup(self) -> float:
-        return self.representative.speedup or 0.0
-
-    def rank(self, rank_by: str) -> float:
-        value = rank_value(self.representative.surprisal, self.representative.mean_nll, rank_by)
-        return float("-inf") if value is None else value
-
-
-# A pick is a distribution over groups: one entry of weight 1 for a
+# A pick is a distribution over samples: one entry of weight 1 for a
 # deterministic strategy, several for `random` (its exact expectation).
-Pick = list[tuple[Group, float]]
+Pick = list[tuple[Candidate, float]]
 
 
 class Strategy(Protocol):
     name: str
     description: str
+    # Under a surprisal budget (`--time-top N`) only the N highest-ranked
+    # correct samples and the most confident one are checked and timed:
+    # `needs_top` is how many top-ranked correct samples the strategy reads
+    # (None: it needs every sample), `needs_confident` whether it reads the
+    # lowest-ranked correct one.
+    needs_top: int | None
+    needs_confident: bool
+    ranks: bool  # whether it ranks by surprisal (and so leaves unscored samples out)
 
-    def pick(self, groups: list[Group], rank_by: str) -> Pick:
+    def pick(self, candidates: list[Candidate], rank_by: str) -> Pick:
         ...
 
 
-def normalise_code(code: str) -> str:
-    return "\n".join(line.rstrip() for line in code.strip().splitlines())
+def is_timed(cand: Candidate) -> bool:
+    return cand.speedup is not None
+
+
+def correct_samples(candidates: list[Candidate]) -> list[Candidate]:
+    """A task's correct samples, by sample index."""
+    return sorted((c for c in candidates if c.outcome == "correct"), key=lambda c: c.sample_idx)
+
+
+def is_scored(cand: Candidate, rank_by: str) -> bool:
+    return rank_value(cand.surprisal, cand.mean_nll, rank_by) is not None
+
+
+def ranked_correct(candidates: list[Candidate], rank_by: str, descending: bool = True) -> list[Candidate]:
+    """Correct samples that have a rank value, highest first (lowest with `descending=False`).
+
+    Ties go to the lower sample index either way; unscored samples are left out.
+    """
+    rank_value(None, None, rank_by)  # checks the key
+    scored = [c for c in candidates if c.outcome == "correct" and getattr(c, rank_by) is not None]
+    sign = -1.0 if descending else 1.0
+    return sorted(scored, key=lambda c: (sign * getattr(c, rank_by), c.sample_idx))
+
+
+def fastest(cands: list[Candidate]) -> Candidate | None:
+    """The fastest timed sample (ties: the first in the given order); with none timed, the first one."""
+    if not cands:
+        return None
+    timed = [c for c in cands if is_timed(c)]
+    if not timed:
+        return cands[0]
+    best = timed[0]
+    for c in timed[1:]:
+        if c.speedup > best.speedup:
+            best = c
+    return best
+
+
+@dataclass
+class Group:
+    """Correct samples of one task that wrote the same code (see identity.py)."""
+
+    identity: str
+    members: list[Candidate] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(self.members)
 
 
 def correct_groups(candidates: list[Candidate]) -> list[Group]:
-    """Deduplicate a task's correct candidates by code, ordered by sample index."""
+    """A task's correct samples grouped by code identity, groups in order of their first sample."""
     groups: dict[str, Group] = {}
-    for cand in sorted(candidates, key=lambda c: c.sample_idx):
-        if not cand.correct or cand.code is None:
+    for cand in correct_samples(candidates):
+        if cand.code is None:
             continue
-        key = normalise_code(cand.code)
-        if key in groups:
-            groups[key].count += 1
-            groups[key].sample_idxs.append(cand.sample_idx)
-            groups[key].members.append(cand)
-        else:
-            groups[key] = Group(representative=cand, count=1, sample_idxs=[cand.sample_idx], members=[cand])
+        key = code_identity(cand.code)
+        groups.setdefault(key, Group(key)).members.append(cand)
     return list(groups.values())
-
-
-def by_rank_desc(groups: list[Group], rank_by: str) -> list[Group]:
-    """Highest surprisal first (each group seen through its highest member); ties go to the lower index."""
-    return sorted((g.highest(rank_by) for g in groups), key=lambda g: (-g.rank(rank_by), g.representative.sample_idx))

@@ -1,15 +1,15 @@
 from __future__ import annotations
 
-from .base import Group, Pick
+from .base import Pick, ranked_correct
 
 
 class MostConfident:
     name = "most-confident"
     description = "the correct sample the model was surest of (lowest surprisal)"
+    needs_top = 0
+    needs_confident = True
+    ranks = True
 
-    def pick(self, groups: list[Group], rank_by: str) -> Pick:
-        if not groups:
-            return []
-        ordered = sorted((g.lowest(rank_by) for g in groups), key=lambda g: (g.rank(rank_by), g.representative.sample_idx))
-        return [(ordered[0], 1.0)]
-
+    def pick(self, candidates, rank_by: str) -> Pick:
+        ranked = ranked_correct(candidates, rank_by, descending=False)
+        return [(ranked[0], 1.0)] if ranked else []

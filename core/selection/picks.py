@@ -1,22 +1,21 @@
 """Which sample each deterministic strategy picks, for tables that mark picks per row."""
 from __future__ import annotations
 
-from . import DEFAULT_ORDER, STRATEGIES, correct_groups
+from . import DEFAULT_ORDER, STRATEGIES
 
 
-def picks_by_sample(candidates, rank_by: str = "surprisal") -> dict[int, list[str]]:
+def picks_by_sample(candidates, rank_by: str = "surprisal", strategies: list[str] | None = None) -> dict[int, list[str]]:
     """sample_idx -> names of the deterministic strategies that pick it (in table order).
 
     `random` picks no single sample (it is an expectation over all correct
     ones), so it never appears.
     """
-    groups = correct_groups(candidates)
     picked: dict[int, list[str]] = {}
-    for name in DEFAULT_ORDER:
+    for name in strategies or DEFAULT_ORDER:
         if name == "random":
             continue
-        for group, _weight in STRATEGIES.get(name).pick(groups, rank_by):
-            picked.setdefault(group.representative.sample_idx, []).append(name)
+        for cand, _weight in STRATEGIES.get(name).pick(candidates, rank_by):
+            picked.setdefault(cand.sample_idx, []).append(name)
     return picked
 
 

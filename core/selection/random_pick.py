@@ -1,18 +1,21 @@
 from __future__ import annotations
 
-from .base import Group, Pick
+from .base import Pick, correct_samples
 
 
 class RandomPick:
     """A uniformly random correct sample, as its exact expectation.
 
-    Each distinct code is weighted by how many samples wrote it, which is what
-    drawing one correct sample at random gives; no single draw is made.
+    Every correct sample weighs the same, so a code written by two samples
+    weighs twice; no single draw is made.
     """
 
     name = "random"
     description = "a random correct sample (exact expected value)"
+    needs_top = None
+    needs_confident = False
+    ranks = False
 
-    def pick(self, groups: list[Group], rank_by: str) -> Pick:
-        total = sum(g.count for g in groups)
-        return [(g, g.count / total) for g in groups] if total else []
+    def pick(self, candidates, rank_by: str) -> Pick:
+        correct = correct_samples(candidates)
+        return [(c, 1.0 / len(correct)) for c in correct]

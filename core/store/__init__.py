@@ -19,7 +19,9 @@ from typing import Any, Iterable
 import sqlite_utils
 
 from ..types import Generation, Task
-from .schema import DDL, SCHEMA_VERSION
+from .follow import FollowQueries
+from .progress import ProgressStore
+from .schema import DDL, MIGRATIONS, SCHEMA_VERSION
 from .training import TrainingQueries
 
 DEFAULT_DB = "sgs.db"
@@ -73,7 +75,7 @@ class Candidate:
         return self.outcome == "correct"
 
 
-class Store(TrainingQueries):
+class Store(FollowQueries, ProgressStore, TrainingQueries):
     def __init__(self, path: str | os.PathLike = DEFAULT_DB, *, readonly: bool = False):
         self.path = Path(path)
         if readonly and not self.path.exists():
@@ -101,13 +103,17 @@ class Store(TrainingQueries):
                 self.db.execute(stmt)
             rows = self.db.execute("SELECT max(version) FROM schema_version").fetchone()
             current = rows[0]
-            if current is None or current < SCHEMA_VERSION:
-                # older databases got the new tables from DDL above (every change so far only adds tables)
+            if current is None:
                 self.db.execute("INSERT INTO schema_version VALUES (?, ?)", [SCHEMA_VERSION, now()])
             elif current > SCHEMA_VERSION:
                 raise RuntimeError(
                     f"{self.path} has schema version {current}, newer than this sgs ({SCHEMA_VERSION}): upgrade sgs"
                 )
+            elif current < SCHEMA_VERSION:  # additive migrations (schema.MIGRATIONS)
+                for version in range(current + 1, SCHEMA_VERSION + 1):
+                    for stmt in MIGRATIONS.get(version, ()):
+                        self.db.execute(stmt)
+                self.db.execute("INSERT INTO schema_version VALUES (?, ?)", [SCHEMA_VERSION, now()])
 
     def close(self) -> None:
         self.db.conn.close()
@@ -369,6 +375,19 @@ class Store(TrainingQueries):
         )
 
     # -- evaluations ------------------------------------------------------
+    def reopen_evaluator_failures(self, run_id: int) -> int:
+        """Mark pending again the evaluations stored with a verdict that the
+        evaluator, not the candidate, caused: older versions stored an
+        evaluation cut off by an interruption as `crashed` with "evaluator
+        failed: ...". Returns how many were reopened."""
+        cur = self._write(
+            """UPDATE evaluations SET state = 'pending', outcome = NULL, correct = NULL, speedup = NULL,
+                 speedup_lo = NULL, speedup_hi = NULL, error = NULL, result_json = NULL, finished_at = NULL
+               WHERE run_id = ? AND state = 'done' AND error LIKE 'evaluator failed:%'""",
+            [run_id],
+        )
+        return cur.rowcount
+
     def start_evaluation(self, sample_id: int, run_id: int, task_id: str) -> None:
         self._write(
             """INSERT INTO evaluations (sample_id, run_id, task_id, state, started_at) VALUES (?, ?, ?, 'running', ?)
@@ -412,7 +431,8 @@ class Store(TrainingQueries):
         return [
             Candidate(sample_id=r[0], task_id=r[1], sample_idx=r[2], code=r[3], surprisal=r[4], mean_nll=r[5],
                       n_tokens=r[6], outcome=r[7], speedup=r[8], speedup_lo=r[9], speedup_hi=r[10],
-                      candidate_ms=r[11], reference_ms=r[12], error=r[13], flags=json.loads(r[14] or "[]"))
+                      candidate_ms=r[11], reference_ms=r[12], error=r[13],
+                      flags=json.loads(r[14]) if r[14] not in (None, "[]") else [])  # most have none: skip the parse
             for r in rows
         ]
 

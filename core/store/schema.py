@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 # 1: runs, tasks, samples, scores, evaluations, reference timings
-# 2: training runs (TRAINING_DDL below); added tables only, so opening a
-#    version-1 database creates them and records version 2
-SCHEMA_VERSION = 2
+# 2: run progress (PROGRESS_DDL below)
+# 3: training runs (TRAINING_DDL below)
+SCHEMA_VERSION = 3
 
 # Plain DDL rather than sqlite-utils' create(): the unique constraints and
 # partial indexes are what make resume idempotent, so they are spelled out.
@@ -119,7 +119,37 @@ DDL = [
     "CREATE INDEX IF NOT EXISTS scores_sample ON sample_scores(sample_id)",
 ]
 
-# -- training runs (schema version 2) -----------------------------------------------
+# -- run progress (schema version 2) ----------------------------------------
+# What a run's process is doing between the rows above (loading a model,
+# generating a long sample), so that a reader in another process can show it.
+# One row per run, overwritten in place. Additive: a version-1 database gains
+# the table when it is opened (CREATE ... IF NOT EXISTS) and is marked version 2.
+PROGRESS_DDL = [
+    """CREATE TABLE IF NOT EXISTS run_progress (
+        run_id INTEGER PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+        phase TEXT NOT NULL,                      -- launching, loading_model, generating, failed_to_start
+        detail TEXT,                              -- one line: the model being loaded, an error
+        task_id TEXT,                             -- the task being sampled
+        samples_done INTEGER,                     -- of that task
+        samples_total INTEGER,
+        tokens INTEGER,                           -- tokens of the sample in flight (from a backend callback)
+        tokens_total INTEGER,                     -- tokens generated in this session
+        generating_s REAL,                        -- seconds spent generating in this session
+        earlier_s REAL NOT NULL DEFAULT 0,        -- seconds the run ran before its latest (re)start
+        pid INTEGER,                              -- the process writing this row
+        host TEXT,
+        log_path TEXT,                            -- where a detached run writes its output
+        phase_started_at TEXT,
+        updated_at TEXT NOT NULL
+    )""",
+]
+DDL += PROGRESS_DDL
+# statements that bring a database of the version before each key up to it
+MIGRATIONS = {2: PROGRESS_DDL}
+# -- end of run progress ------------------------------------------------------
+
+
+# -- training runs (schema version 3) -----------------------------------------------
 # A training run (batch TTT or SDPO) samples and evaluates its tasks at every
 # step as an ordinary run (kind 'search'), so its samples open in every view
 # of a run; these tables link those runs to the training run and keep what
@@ -181,4 +211,6 @@ TRAINING_DDL = [
     )""",
     "CREATE INDEX IF NOT EXISTS training_samples_step ON training_samples(training_run_id, step)",
 ]
-DDL.extend(TRAINING_DDL)
+DDL += TRAINING_DDL
+MIGRATIONS[3] = TRAINING_DDL
+# -- end of training runs ------------------------------------------------------

@@ -18,6 +18,7 @@ COMMANDS = [
     "show",
     "eval",
     "export",
+    "report",
     "split",
     "demo",
     "tui",

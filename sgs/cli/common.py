@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from sgs.core.store import DEFAULT_DB, Store
+DEFAULT_DB = "sgs.db"       # as sgs.core.store.DEFAULT_DB; the store itself is imported when a command opens it
 
 
 def add_db(parser) -> None:
@@ -25,7 +25,9 @@ def add_task_sources(parser) -> None:
                         help="rows of the KernelBench dataset as JSON lines (code, level, name, problem_id)")
 
 
-def open_store(args, *, must_exist: bool = False) -> Store:
+def open_store(args, *, must_exist: bool = False):
+    from sgs.core.store import Store
+
     from . import UserError
 
     path = Path(args.db)
@@ -34,7 +36,7 @@ def open_store(args, *, must_exist: bool = False) -> Store:
     return Store(path)
 
 
-def resolve_run_id(store: Store, run: str | None) -> int:
+def resolve_run_id(store, run: str | None) -> int:
     from . import UserError
 
     runs = store.list_runs()

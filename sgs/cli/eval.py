@@ -23,10 +23,13 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     import secrets
 
+    from sgs.gpu_eval import evaluate, prestart
+
+    prestart()          # the evaluator's processes start while the task and the file are read
+
     from sgs.core.prompts import extract
     from sgs.core.review import review_flags
     from sgs.core.tasks import get_task
-    from sgs.gpu_eval import evaluate
 
     from . import UserError
 

@@ -5,7 +5,6 @@ import sys
 import threading
 
 from sgs.core import events as ev
-from sgs.core.statistics import sample_fast_1, strategy_table
 from sgs.core.store import Store
 
 from .common import fmt, table
@@ -77,31 +76,42 @@ class Printer:
 
 
 def candidates_by_task(store: Store, run_id: int) -> dict:
-    out: dict = {t.id: [] for t in store.run_tasks(run_id)}
-    for cand in store.candidates(run_id):
-        out.setdefault(cand.task_id, []).append(cand)
-    return out
+    from sgs.core.report import group_by_task
+
+    return group_by_task([t.id for t in store.run_tasks(run_id)], store.candidates(run_id))
+
+
+def _summary(store: Store, run_id: int, rank_by: str | None) -> dict:
+    from sgs.core.report import load_run, run_summary
+
+    return run_summary(load_run(store, run_id), rank_by, curve=False)
 
 
 def strategy_rows(store: Store, run_id: int, rank_by: str | None = None) -> list[dict]:
-    run = store.get_run(run_id)
-    by_task = candidates_by_task(store, run_id)
-    rows = strategy_table(by_task, rank_by or run["rank_by"])
-    return [row.__dict__ for row in rows]
+    return [{**row.__dict__} for row in _summary(store, run_id, rank_by)["rows"]]
+
+
+def _num(value, spec: str, suffix: str = "") -> str:
+    return "n/a" if value is None else f"{value:{spec}}{suffix}"
 
 
 def print_strategy_table(store: Store, run_id: int, rank_by: str | None = None, out=None) -> None:
+    """The strategy table, with a line for unscored samples left out and n/a where a budget cannot compute."""
+    from sgs.core.report import summary_notes
+
     out = out or sys.stdout
     run = store.get_run(run_id)
-    by_task = candidates_by_task(store, run_id)
-    rows = strategy_table(by_task, rank_by or run["rank_by"])
-    n_samples = sum(len(c) for c in by_task.values())
-    n_correct = sum(c.correct for cs in by_task.values() for c in cs)
+    summary = _summary(store, run_id, rank_by)
+    rows = summary["rows"]
     title = f"run {run_id}" + (f" ({run['name']})" if run.get("name") else "")
-    print(f"{title}: {len(by_task)} tasks, {n_samples} samples, {n_correct} correct, "
-          f"sample fast_1 {sample_fast_1(by_task):.3f}, ranked by {rank_by or run['rank_by']}", file=out)
-    body = [[r.strategy, f"{r.fast_1:.3f}", f"{r.fast_1_noise_aware:.3f}", f"{r.mean_speedup:.2f}x",
-             "-" if r.geomean_speedup is None else f"{r.geomean_speedup:.2f}x", f"{r.n_picks}/{r.n_tasks}",
-             f"{r.n_flagged:g}"] for r in rows]
-    print(table(body, ["strategy", "fast_1", "fast_1 (CI>1)", "mean speedup", "geomean", "picks", "flagged"],
-                "lrrrrrr"), file=out)
+    sample_fast = _num(summary["sample_fast_1"], ".3f")
+    print(f"{title}: {summary['n_tasks']} tasks, {summary['n_samples']} samples, {summary['n_correct']} correct, "
+          f"sample fast_1 {sample_fast}, ranked by {summary['rank_by']}", file=out)
+    body = [[r.strategy, _num(r.fast_1, ".3f"), _num(r.fast_1_noise_aware, ".3f"), _num(r.mean_speedup, ".2f", "x"),
+             "n/a" if not r.computable else _num(r.geomean_speedup, ".2f", "x").replace("n/a", "-"),
+             f"{r.n_picks}/{r.n_tasks}" if r.computable else "n/a", f"{r.n_untimed:g}" if r.computable else "n/a",
+             f"{r.n_flagged:g}" if r.computable else "n/a"] for r in rows]
+    print(table(body, ["strategy", "fast_1", "fast_1 (CI>1)", "mean speedup", "geomean", "picks", "untimed",
+                       "flagged"], "lrrrrrrr"), file=out)
+    for note in summary_notes(summary):
+        print(f"  {note}", file=out)

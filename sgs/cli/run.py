@@ -31,6 +31,11 @@ def add_parser(sub) -> None:
     p.add_argument("--device", default="auto", help="evaluation device: auto, cpu, cuda, cuda:N")
     p.add_argument("--workers", type=int, default=None, help="evaluation worker processes")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds a candidate may run (default 60)")
+    p.add_argument("--time-top", type=int, default=None, metavar="N",
+                   help="evaluate under a surprisal budget: check down the ranking, time only the top N correct "
+                        "and the most confident one")
+    p.add_argument("--audit", type=int, default=0, metavar="M",
+                   help="with --time-top: also evaluate M random samples the budget left out, per task")
     p.add_argument("--atol", type=float, default=None)
     p.add_argument("--rtol", type=float, default=None)
     p.add_argument("--seed", type=int, default=None, help="run seed (sampling and correctness inputs)")
@@ -76,6 +81,7 @@ def build_config(args):
     tasks = resolve_tasks(specs, kernelbench=args.kernelbench, dataset_file=args.dataset_file)
     if args.k < 1:
         raise UserError("--k must be at least 1")
+    check_budget_args(args)
     model_spec = args.model or "embedded"
     if args.backend:
         backend, model = args.backend, model_spec
@@ -92,11 +98,23 @@ def build_config(args):
         sampling=SamplingParams(temperature=args.temperature, top_p=args.top_p, top_k=args.top_k,
                                 max_tokens=args.max_tokens),
         eval=EvalOptions(device=args.device, mode=args.eval_mode, atol=args.atol, rtol=args.rtol,
-                         timeout_s=args.timeout, workers=args.workers),
+                         timeout_s=args.timeout, workers=args.workers, time_top=args.time_top,
+                         audit=args.audit),
         rank_by=args.rank_by, kernelbench=args.kernelbench, dataset_file=args.dataset_file, name=args.name,
         **kwargs,
     )
     return config, tasks
+
+
+def check_budget_args(args) -> None:
+    from . import UserError
+
+    if args.time_top is not None and args.time_top < 1:
+        raise UserError("--time-top must be at least 1")
+    if args.audit < 0:
+        raise UserError("--audit must be at least 0")
+    if args.audit and args.time_top is None:
+        raise UserError("--audit needs --time-top (it samples what the budget left out)")
 
 
 def log_path_for(db: Path, run_id: int) -> Path:
@@ -145,8 +163,9 @@ def run(args) -> int:
         print(f"follow it with: sgs show {run_id} --db {args.db}   or   sgs tui --db {args.db}")
         return 0
     engine = Engine(store, run_id, backend=backend)
-    if backend is None:
+    if backend is None and engine.run["kind"] == "search":
         # resumed or detached child: the backend is made from the stored config
+        # (an imported run samples nothing: it has no backend to make)
         _ = engine.backend
         if store.get_run(run_id)["logprob_mode"] is None:
             store.set_logprob_mode(run_id, engine.backend.logprob_mode)

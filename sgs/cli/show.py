@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from sgs.core.engine import effective_status
 from sgs.core.review import needs_review
+from sgs.core.report import budget_of
+from sgs.core.selection import DEFAULT_ORDER
 from sgs.core.selection.picks import picks_by_sample
-from sgs.core.statistics import expert_tail
+from sgs.core.statistics import computable, expert_tail
 from sgs.core.surprisal import rank_value
 
 from .common import add_db, add_json, fmt, fmt_speedup, open_store, print_json, resolve_run_id, table
@@ -40,11 +42,13 @@ def run(args) -> int:
             raise UserError(f"run {run_id} has no task {args.task!r}")
         by_task = {args.task: by_task[args.task]}
     status = effective_status(run_row)
+    budget = budget_of(run_row)
+    shown = [s for s in DEFAULT_ORDER if computable(s, rank_by, budget)]  # picks a budget cannot make stay blank
     if args.json:
         out = {"run": {**{k: v for k, v in run_row.items() if k not in ("config",)}, "status": status},
                "strategies": strategy_rows(store, run_id, rank_by), "tasks": {}}
         for task_id, cands in by_task.items():
-            picks = picks_by_sample(cands, rank_by)
+            picks = picks_by_sample(cands, rank_by, shown)
             out["tasks"][task_id] = [
                 {"sample_idx": c.sample_idx, "sample_id": c.sample_id, "surprisal": c.surprisal,
                  "mean_nll": c.mean_nll, "n_tokens": c.n_tokens, "outcome": c.outcome, "speedup": c.speedup,
@@ -59,13 +63,13 @@ def run(args) -> int:
     print_strategy_table(store, run_id, rank_by)
     for task_id, cands in by_task.items():
         print()
-        print_task(task_id, cands, rank_by, args.top)
+        print_task(task_id, cands, rank_by, args.top, shown)
     return 0
 
 
-def print_task(task_id: str, cands, rank_by: str, top: int = 10) -> None:
+def print_task(task_id: str, cands, rank_by: str, top: int = 10, strategies: list[str] | None = None) -> None:
     """A task's candidates ranked by the rank key, with outcome, speedup and strategy picks."""
-    picks = picks_by_sample(cands, rank_by)
+    picks = picks_by_sample(cands, rank_by, strategies)
     tail = expert_tail(cands, rank_by)
     n_correct = sum(c.correct for c in cands)
     print(f"{task_id}: {len(cands)} samples, {n_correct} correct (sorted by {rank_by}, * = expert tail, ! = review)")

@@ -131,7 +131,7 @@ def test_local_model_holds_the_timing_slot_while_generating(tmp_path):
     assert not evaluator.slot_held.is_set()
 
 
-def test_an_evaluator_exception_costs_one_sample(tmp_path):
+def test_an_evaluator_exception_is_no_verdict_and_resume_retries_it(tmp_path):
     store, run_id, backend = setup(tmp_path, [FAST, SLOW], k=2)
 
     class Flaky(FakeEvaluator):
@@ -142,13 +142,52 @@ def test_an_evaluator_exception_costs_one_sample(tmp_path):
                 return f
             return super().submit(request)
 
-    Engine(store, run_id, backend=backend, evaluator=Flaky()).run_to_end()
+    status = Engine(store, run_id, backend=backend, evaluator=Flaky()).run_to_end()
     outcomes = [c.outcome for c in store.candidates(run_id)]
-    assert outcomes == ["correct", "crashed"]
+    # The evaluator's fault is not the candidate's: no verdict is stored.
+    assert outcomes == ["correct", None]
+    run = store.get_run(run_id)
+    assert status == run["status"] == "failed"
+    assert "worker died" in run["error"] and "resume" in run["error"]
+    Engine(store, run_id, backend=backend, evaluator=FakeEvaluator()).run_to_end()
+    assert [c.outcome for c in store.candidates(run_id)] == ["correct", "correct"]
     assert store.get_run(run_id)["status"] == "finished"
+
+
+def test_resume_reopens_verdicts_an_interruption_falsified(tmp_path):
+    store, run_id, backend = setup(tmp_path, [FAST, SLOW], k=2)
+    Engine(store, run_id, backend=backend, evaluator=FakeEvaluator()).run_to_end()
+    # What an older sgs stored for an evaluation cut off by Ctrl-C.
+    sample = store.samples(run_id)[1]
+    store.finish_evaluation(sample["id"], run_id, sample["task_id"],
+                            {"outcome": "crashed", "error": "evaluator failed: CancelledError: "})
+    assert [c.outcome for c in store.candidates(run_id)] == ["correct", "crashed"]
+    Engine(store, run_id, backend=backend, evaluator=FakeEvaluator()).run_to_end()
+    assert [c.outcome for c in store.candidates(run_id)] == ["correct", "correct"]
 
 
 def test_stale_running_run_reads_as_interrupted():
     run = {"status": "running", "heartbeat_at": "2020-01-01T00:00:00+00:00", "pid": 999999999, "host": "elsewhere"}
     assert effective_status(run) == "interrupted"
     assert effective_status({"status": "finished"}) == "finished"
+
+
+def test_a_result_that_lands_as_the_run_ends_is_stored(tmp_path):
+    """A future's result() returns before its callbacks have run: the run
+    must not end (and drop results) until every result is stored."""
+    import time
+
+    store, run_id, backend = setup(tmp_path, [FAST, SLOW], k=2)
+
+    class LateCallbacks(FakeEvaluator):
+        def submit(self, request):
+            self.requests.append(request)
+            f = Future()
+            f.add_done_callback(lambda _: time.sleep(0.5))      # runs before the engine's own callback
+            threading.Timer(0.1, f.set_result, args=({"outcome": "correct", "speedup": 1.5,
+                                                      "speedup_ci": [1.4, 1.6], "hardware": "fake"},)).start()
+            return f
+
+    status = Engine(store, run_id, backend=backend, evaluator=LateCallbacks()).run_to_end()
+    assert status == "finished"
+    assert [c.outcome for c in store.candidates(run_id)] == ["correct", "correct"]

@@ -129,3 +129,99 @@ def test_unfenced_broken_code_is_a_parse_error_not_no_code():
     got = extract(reply, task)
     assert got.code is None and got.error.startswith("extracted code does not parse: line 1: ")
     assert reply[got.start:got.end] == "return torch.relu(x"
+
+
+# A kernel file as `sgs eval FILE` reads it: CUDA source at column 0 inside a
+# string, and a docstring that shows a fenced example.
+CUDA_FILE = '''"""ReLU with a custom CUDA kernel.
+
+Usage, as a reply would show it:
+
+```python
+y = ModelNew()(x)
+```
+"""
+import torch
+import torch.nn as nn
+from torch.utils.cpp_extension import load_inline
+
+relu_source = r"""
+#include <torch/extension.h>
+
+__global__ void relu_kernel(const float* x, float* y, int n) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) y[i] = x[i] > 0.f ? x[i] : 0.f;
+}
+
+torch::Tensor relu_cuda(torch::Tensor x) {
+    auto y = torch::empty_like(x);
+    int n = x.numel();
+    relu_kernel<<<(n + 255) / 256, 256>>>(x.data_ptr<float>(), y.data_ptr<float>(), n);
+    return y;
+}
+"""
+
+relu_ext = load_inline(name="relu_ext", cpp_sources="torch::Tensor relu_cuda(torch::Tensor x);",
+                       cuda_sources=relu_source, functions=["relu_cuda"])
+
+
+class ModelNew(nn.Module):
+    def __init__(self):
+        super().__init__()
+
+    def forward(self, x):
+        return relu_ext.relu_cuda(x.contiguous())
+'''
+
+
+@pytest.mark.parametrize("style", ["kernel", "body"])
+def test_a_python_file_defining_modelnew_is_taken_whole(style):
+    task = get_task("builtin/relu")
+    got = extract(CUDA_FILE, task, style)
+    assert got.error is None and got.kind == "cuda"
+    assert _candidate_part(got.code, task.reference_src).lstrip("\n") == CUDA_FILE.rstrip()
+    assert CUDA_FILE[got.start:got.end] == CUDA_FILE.rstrip()
+    if style == "kernel":
+        assert got.code == CUDA_FILE.rstrip()  # nothing prepended, no line lost
+
+
+def _broken(line_no: int) -> str:
+    lines = CUDA_FILE.split("\n")
+    assert lines[line_no - 1] == "    def forward(self, x):"
+    lines[line_no - 1] = "    def forward(self, x)"
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("style", ["kernel", "body"])
+def test_syntax_error_in_a_file_is_one_line_with_the_files_line_number(style):
+    task = get_task("builtin/relu")
+    line_no = CUDA_FILE.split("\n").index("    def forward(self, x):") + 1
+    for text, expected in ((_broken(line_no), line_no), ("\n\n" + _broken(line_no), line_no + 2)):
+        got = extract(text, task, style)
+        assert got.code is None and "\n" not in got.error
+        assert got.error.startswith(f"extracted code does not parse: line {expected}: "), got.error
+        assert text[got.start:got.end].rstrip().endswith("return relu_ext.relu_cuda(x.contiguous())")
+
+
+def test_unfenced_module_between_prose_keeps_all_its_lines():
+    task = get_task("builtin/relu")
+    module = CUDA_FILE.split('"""\nimport torch\n', 1)[1]
+    module = "import torch\n" + module
+    reply = f"Here is a faster version.\n\n{module}\nThe kernel does one pass over x.\nIt needs a GPU.\n"
+    got = extract(reply, task, "kernel")
+    assert got.code == module.rstrip()
+    assert reply[got.start:got.end] == module.rstrip()
+
+    broken = module.replace("    def forward(self, x):", "    def forward(self, x)")
+    got = extract(reply.replace(module, broken), task, "kernel")
+    line_no = module.split("\n").index("    def forward(self, x):") + 1
+    # counted from the module's first line, as for a fenced block
+    assert got.code is None and got.error.startswith(f"extracted code does not parse: line {line_no}: ")
+
+
+def test_modelnew_bound_by_assignment_counts_as_defined():
+    task = get_task("builtin/relu")
+    reply = ("```python\nimport torch\nimport torch.nn as nn\n\n\nclass FastReLU(nn.Module):\n"
+             "    def forward(self, x):\n        return torch.relu(x)\n\n\nModelNew = FastReLU\n```")
+    got = extract(reply, task, "kernel")
+    assert got.error is None and got.code.endswith("ModelNew = FastReLU") and _outputs_match(got.code, task)

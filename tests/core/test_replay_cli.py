@@ -124,3 +124,19 @@ def test_import_kernelbench_generations_against_the_checkout(tmp_path, capsys):
         run_id = store.list_runs()[0]["id"]
         assert [(s["task_id"], s["sample_idx"]) for s in store.samples(run_id)] == [("L1/19", 0), ("L1/19", 1)]
         assert store.run_tasks(run_id)[0].name.endswith("ReLU")
+
+
+def test_imported_run_is_evaluated_by_resume(tmp_path, capsys):
+    """`sgs import` without --evaluate says to evaluate with `sgs run --resume`;
+    an imported run has no model backend, and resuming it must not need one."""
+    db = str(tmp_path / "r.db")
+    path = tmp_path / "two.jsonl"
+    path.write_text("\n".join(json.dumps({"task": "builtin/relu", "code": code}) for code in (
+        RELU, RELU.replace("torch.relu(x)", "torch.relu(x) + 1"))) + "\n")
+    assert main(["import", str(path), "--db", db]) == 0
+    assert "sgs run --resume 1" in capsys.readouterr().out
+    assert main(["run", "--resume", "1", "--quiet", "--db", db]) == 0
+    with Store(db) as store:
+        assert store.get_run(1)["status"] == "finished"
+        outcomes = sorted(c.outcome for c in store.candidates(1))
+    assert outcomes == ["correct", "incorrect"]

@@ -1,18 +1,17 @@
-import math
-
+"""Selection strategies follow the paper's rules over samples."""
 import pytest
 
-from sgs.core.selection import STRATEGIES, correct_groups
-from sgs.core.statistics import (best_of_k_curve, expert_tail, sample_fast_1, strategy_row,
-                                 surprisal_speedup_correlation)
+from sgs.core.selection import STRATEGIES, code_identity, correct_groups
+from sgs.core.statistics import expert_tail, strategy_row
 from sgs.core.store import Candidate
 
 
 def cand(idx, surprisal, outcome="correct", speedup=1.0, code=None, lo=None, flags=None, task="t"):
     return Candidate(sample_id=idx + 100, sample_idx=idx, task_id=task, code=code or f"code{idx}",
-                     surprisal=surprisal, mean_nll=surprisal / 10, n_tokens=10, outcome=outcome, speedup=speedup,
-                     speedup_lo=lo if lo is not None else (speedup and speedup * 0.95), speedup_hi=speedup and speedup * 1.05,
-                     flags=flags or [])
+                     surprisal=surprisal, mean_nll=None if surprisal is None else surprisal / 10, n_tokens=10,
+                     outcome=outcome, speedup=speedup,
+                     speedup_lo=lo if lo is not None else (speedup and speedup * 0.95),
+                     speedup_hi=speedup and speedup * 1.05, flags=flags or [])
 
 
 TASK = [
@@ -26,9 +25,9 @@ TASK = [
 
 
 def pick_idx(name, cands, rank_by="surprisal"):
-    pick = STRATEGIES.get(name).pick(correct_groups(cands), rank_by)
+    pick = STRATEGIES.get(name).pick(cands, rank_by)
     assert len(pick) == 1
-    return pick[0][0].representative.sample_idx
+    return pick[0][0].sample_idx
 
 
 def test_strategies_pick_as_defined():
@@ -36,28 +35,81 @@ def test_strategies_pick_as_defined():
     assert pick_idx("surprisal", TASK) == 1             # highest surprisal among correct (4 is incorrect)
     assert pick_idx("most-confident", TASK) == 5        # lowest surprisal
     assert pick_idx("surprisal-top3", TASK) == 2        # top3 = 1,2,3 -> fastest is 2
+    assert pick_idx("surprisal-top3-distinct", TASK) == 2
 
 
-def test_random_is_exact_expectation_weighted_by_duplicates():
+def test_top3_is_over_samples_not_distinct_codes():
+    # Ranked 1 and 2 share code at 1.1x, ranked 3 is slow, the 4th runs at 5x:
+    # the paper's top 3 samples are ranks 1-3 and keep 1.1x.
+    cands = [cand(0, 90.0, speedup=1.1, code="dup"), cand(1, 80.0, speedup=1.1, code="dup"),
+             cand(2, 70.0, speedup=0.5), cand(3, 60.0, speedup=5.0)]
+    assert strategy_row({"t": cands}, "surprisal-top3").mean_speedup == pytest.approx(1.1)
+    # the distinct-code variant has its own name and looks one further down
+    assert STRATEGIES.get("surprisal-top3-distinct").pick(cands, "surprisal")[0][0].speedup == 5.0
+
+
+def test_unscored_samples_are_left_out_of_ranking_strategies():
+    # an unscored correct sample used to rank as -inf: most-confident picked it
+    cands = [cand(0, None, speedup=0.2), cand(1, 30.0, speedup=1.5), cand(2, 60.0, speedup=0.9)]
+    assert strategy_row({"t": cands}, "most-confident").mean_speedup == pytest.approx(1.5)
+    assert pick_idx("most-confident", cands) == 1
+    assert pick_idx("surprisal", cands) == 2
+    assert pick_idx("surprisal-top3", cands) == 1
+    # strategies that do not rank still see it
+    assert pick_idx("oracle", [cand(0, None, speedup=4.0), cand(1, 30.0, speedup=1.5)]) == 0
+    row = strategy_row({"t": cands}, "most-confident")
+    assert row.n_unscored == 1 and row.fast_1 == 1.0
+    assert strategy_row({"t": cands}, "oracle").n_unscored == 0
+
+
+def test_all_unscored_means_no_pick_for_ranking_strategies():
+    cands = [cand(0, None, speedup=2.0), cand(1, None, speedup=3.0)]
+    assert STRATEGIES.get("surprisal").pick(cands, "surprisal") == []
+    assert STRATEGIES.get("most-confident").pick(cands, "mean_nll") == []
+
+
+def test_whitespace_only_differences_are_one_code():
+    a = "def f(x):\n    return x\n"
+    b = "def f(x):   \r\n\r\n    return x\r\n\n\n"
+    assert code_identity(a) == code_identity(b)
+    assert code_identity(a) != code_identity("def f(x):\n  return x\n")   # indentation is the program
+    assert code_identity(a) != code_identity("def f(x):\n    return  x\n")
+    groups = correct_groups([cand(0, 1.0, code=a), cand(1, 2.0, code=b), cand(2, 3.0, code="other")])
+    assert [g.count for g in groups] == [2, 1]
+
+
+def test_untimed_correct_pick_is_counted_apart_not_as_a_speedup():
+    # a correct pick never timed used to enter the geometric mean as 1e-12
+    by_task = {"a": [cand(0, 10.0, speedup=2.0, task="a")], "b": [cand(0, 10.0, speedup=None, task="b")]}
+    row = strategy_row(by_task, "surprisal")
+    assert row.n_untimed == 1
+    assert row.geomean_speedup == pytest.approx(2.0)
+    assert row.mean_speedup == pytest.approx(2.0)
+    assert row.fast_1 == 0.5 and row.n_picks == 2
+
+
+def test_keep_the_fastest_prefers_a_timed_sample():
+    cands = [cand(0, 90.0, speedup=None), cand(1, 80.0, speedup=0.7), cand(2, 70.0, speedup=1.3)]
+    assert pick_idx("surprisal-top3", cands) == 2
+    assert pick_idx("oracle", cands) == 2
+
+
+def test_random_is_exact_expectation_over_samples():
     cands = [cand(0, 5.0, speedup=2.0, code="A"), cand(1, 6.0, speedup=2.0, code="A"), cand(2, 7.0, speedup=0.5, code="B")]
-    pick = STRATEGIES.get("random").pick(correct_groups(cands), "surprisal")
-    weights = {g.representative.code: w for g, w in pick}
-    assert weights == pytest.approx({"A": 2 / 3, "B": 1 / 3})
+    pick = STRATEGIES.get("random").pick(cands, "surprisal")
+    assert [w for _, w in pick] == pytest.approx([1 / 3] * 3)
     row = strategy_row({"t": cands}, "random")
     assert row.fast_1 == pytest.approx(2 / 3)
     assert row.mean_speedup == pytest.approx(2 / 3 * 2.0 + 1 / 3 * 0.5)
 
 
-def test_duplicates_collapse_and_ties_go_to_lower_index():
+def test_ties_go_to_lower_index():
     cands = [cand(3, 40.0, code="same"), cand(1, 40.0, code="same"), cand(2, 40.0, code="other")]
-    groups = correct_groups(cands)
-    assert [g.count for g in groups] == [2, 1]
-    assert groups[0].representative.sample_idx == 1
-    assert pick_idx("surprisal", cands) == 1            # equal surprisal: lower sample index wins
+    assert pick_idx("surprisal", cands) == 1
+    assert pick_idx("most-confident", cands) == 1
 
 
 def test_duplicate_code_is_picked_through_the_sample_that_ranks_it():
-    # the same code written twice, once surely (#0) and once unsurely (#1)
     cands = [cand(0, 3.0, code="same", speedup=2.0), cand(1, 6.0, code="same", speedup=2.0),
              cand(2, 5.0, code="other", speedup=0.5)]
     assert pick_idx("surprisal", cands) == 1
@@ -82,8 +134,7 @@ def test_fast_1_counts_tasks_without_correct_samples_as_zero():
 
 
 def test_noise_aware_fast_1_needs_interval_above_one():
-    cands = [cand(0, 10.0, speedup=1.05, lo=0.97)]
-    row = strategy_row({"t": cands}, "oracle")
+    row = strategy_row({"t": [cand(0, 10.0, speedup=1.05, lo=0.97)]}, "oracle")
     assert row.fast_1 == 1.0
     assert row.fast_1_noise_aware == 0.0
 
@@ -95,24 +146,5 @@ def test_flagged_picks_are_counted_and_excluded_in_the_unflagged_column():
     assert row.fast_1 == 1.0 and row.fast_1_unflagged == 0.0
 
 
-def test_sample_fast_1_and_best_of_k_curve():
-    by_task = {"t": [cand(0, 1.0, speedup=2.0), cand(1, 2.0, speedup=0.5), cand(2, 3.0, outcome="incorrect", speedup=None),
-                     cand(3, 4.0, speedup=0.7)]}
-    assert sample_fast_1(by_task) == 0.25
-    curve = dict(best_of_k_curve(by_task))
-    assert curve[1] == pytest.approx(0.25)
-    assert curve[2] == pytest.approx(1 - math.comb(3, 2) / math.comb(4, 2))
-    assert curve[4] == pytest.approx(1.0)
-
-
 def test_expert_tail_is_top_quarter_rounded_up():
-    tail = expert_tail(TASK)
-    # 5 correct samples -> ceil(5/4) = 2 highest by surprisal: #1 (90), #2 (80)
-    assert tail == {1, 2}
-
-
-def test_correlation_is_positive_when_surprisal_tracks_speedup():
-    cands = [cand(i, float(i), speedup=1.0 + i) for i in range(6)]
-    corr = surprisal_speedup_correlation({"t": cands})
-    assert corr["within_task_mean_rho"] == pytest.approx(1.0)
-    assert corr["pooled_rho"] == pytest.approx(1.0)
+    assert expert_tail(TASK) == {1, 2}   # 5 correct -> ceil(5/4) = 2 highest: #1 (90), #2 (80)

@@ -1,10 +1,10 @@
-"""Training runs in the store: the additive schema migration and the queries' bookkeeping."""
+"""Training runs in the store (schema 3): the additive migration and the queries' bookkeeping."""
 import sqlite3
 
 import pytest
 
 from sgs.core.store import Store
-from sgs.core.store.schema import DDL, SCHEMA_VERSION, TRAINING_DDL
+from sgs.core.store.schema import DDL, PROGRESS_DDL, SCHEMA_VERSION, TRAINING_DDL
 from sgs.core.types import Generation, Task
 
 TASK = Task(id="builtin/t", source="builtin", level=None, problem_id=None, name="t", reference_src="class Model: pass\n")
@@ -25,7 +25,7 @@ def version_1_database(path):
     """A database as sgs wrote it before training runs existed, with one run and sample."""
     conn = sqlite3.connect(path)
     for stmt in DDL:
-        if stmt not in TRAINING_DDL:
+        if stmt not in TRAINING_DDL and stmt not in PROGRESS_DDL:
             conn.execute(stmt)
     conn.execute("INSERT INTO schema_version VALUES (1, 'then')")
     conn.commit()
@@ -48,7 +48,9 @@ def test_a_version_1_database_gains_the_training_tables_and_keeps_its_runs(tmp_p
     ro.close()
     store = Store(path)
     versions = [r[0] for r in store.db.execute("SELECT version FROM schema_version ORDER BY version")]
-    assert versions == [1, SCHEMA_VERSION] and SCHEMA_VERSION == 2
+    assert versions == [1, SCHEMA_VERSION] and SCHEMA_VERSION == 3
+    tables = {r[0] for r in store.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"run_progress", "training_runs", "training_steps", "training_samples", "training_probe_scores"} <= tables
     assert store.get_run(1)["status"] == "finished"
     tid = store.create_training_run(name=None, method="ttt", backend="hf", model="m", k=1, steps=1, config={},
                                     provenance={})

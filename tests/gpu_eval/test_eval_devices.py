@@ -28,7 +28,7 @@ def test_burst_for_any_gpu_spreads_over_both(runner):
     chosen, entered, release = [], threading.Barrier(5), threading.Event()
 
     def one():
-        with runner._on_device(_req("cuda")) as dev:
+        with runner.devices.chosen(_req("cuda")) as dev:
             chosen.append(dev)
             entered.wait(timeout=5)
             release.wait(timeout=5)
@@ -41,13 +41,13 @@ def test_burst_for_any_gpu_spreads_over_both(runner):
     release.set()
     for t in threads:
         t.join()
-    assert runner._gpu_load == {0: 0, 1: 0}
+    assert runner.devices._load == {0: 0, 1: 0}
 
 
 def test_named_gpu_is_kept_and_counted(runner):
-    with runner._on_device(_req("cuda:1")) as dev:
+    with runner.devices.chosen(_req("cuda:1")) as dev:
         assert dev == "cuda:1"
-        with runner._on_device(_req("auto")) as other:
+        with runner.devices.chosen(_req("auto")) as other:
             assert other == "cuda:0"        # GPU 1 is busy
-    with runner._on_device(_req("cuda:5")) as missing:
+    with runner.devices.chosen(_req("cuda:5")) as missing:
         assert missing is None

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from eval_candidates import REFERENCE, candidate  # noqa: E402
+from eval_candidates import REFERENCE, WriteTargets, candidate  # noqa: E402
 
 from sgs.gpu_eval import evaluate  # noqa: E402
 from sgs.gpu_eval.sandbox import landlock_abi  # noqa: E402
@@ -20,23 +20,28 @@ def _req(cand):
             "timeout_s": 20, "num_threads": 1}
 
 
-@pytest.mark.skipif(landlock_abi() == 0, reason="kernel without Landlock")
-def test_cannot_write_into_home(tmp_path):
-    target = Path.home() / f".sgs_sandbox_probe_{tmp_path.name}"
-    body = (f"p = {str(target)!r}\n"
-            "try:\n"
-            "    open(p, 'w').write('pwned')\n"
-            "    raise RuntimeError('wrote ' + p)\n"
-            "except PermissionError:\n"
-            "    pass\n"
-            "return torch.relu(self.lin(x))")
+def _mount_namespaces() -> bool:
+    import subprocess
     try:
-        r = evaluate(_req(candidate(body)))
+        return subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "true"],
+                              capture_output=True, timeout=10).returncode == 0 or \
+            subprocess.run(["unshare", "--mount", "true"], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+@pytest.mark.skipif(landlock_abi() == 0 and not _mount_namespaces(), reason="no write barrier on this kernel")
+def test_candidate_writes_change_nothing_outside_its_folder(tmp_path):
+    """At import time the candidate tries to write a table into every *.db
+    it can find and files into /tmp, ~/.cache/sgs and the run's folder."""
+    targets = WriteTargets(tmp_path)
+    try:
+        r = evaluate(_req(targets.source(candidate("return torch.relu(self.lin(x))"))))
         assert r["outcome"] == "correct", r["error"]
-        assert r["sandbox"]["fs"].startswith("landlock")
-        assert not target.exists()
+        assert "mountns" in r["sandbox"]["fs"] or "landlock" in r["sandbox"]["fs"], r["sandbox"]
+        targets.assert_untouched()
     finally:
-        target.unlink(missing_ok=True)
+        targets.clean()
 
 
 def test_cannot_open_a_socket_to_the_host():

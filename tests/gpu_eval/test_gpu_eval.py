@@ -304,3 +304,57 @@ def test_other_gpu_process_marks_timing_contended(tmp_path):
 def test_weights_drawn_on_the_cpu_match_the_reference_as_under_kernelbench(results):
     r = results["legacy_weight"]
     assert r["outcome"] == "correct", r.get("error")
+
+
+def test_candidate_writes_change_nothing_outside_its_folder_on_the_gpu(tmp_path):
+    """On a GPU machine too (where Landlock may refuse CUDA): a candidate that
+    at import time tries to write a table into every *.db it can find and
+    files into /tmp and ~/.cache/sgs changes nothing, and still runs on the GPU."""
+    from pathlib import Path
+
+    from eval_candidates import WriteTargets
+
+    targets = WriteTargets(tmp_path, extra=[Path.cwd()])
+    try:
+        with Evaluator(max_workers=1, reference_cache=MemoryReferenceCache()) as ev:
+            r = ev.submit({"reference_src": REF, "candidate_src": targets.source(torch_cand("return torch.relu(x)")),
+                           "device": "cuda", "seed": 3, "timeout_s": 60}).result(timeout=300)
+        assert r["outcome"] == "correct", r["error"]
+        print("sandbox:", r["sandbox"], "refused:", r.get("sandbox_refused"))
+        assert "mountns" in r["sandbox"]["fs"] or "landlock" in r["sandbox"]["fs"], r["sandbox"]
+        targets.assert_untouched()
+    finally:
+        targets.clean()
+
+
+BIG_REF = '''
+import torch
+import torch.nn as nn
+
+class Model(nn.Module):
+    def forward(self, x):
+        return x * 2.0
+
+def get_inputs():
+    return [torch.rand(1024, 1024, 1024)]      # 4 GiB in fp32
+
+def get_init_inputs():
+    return []
+'''
+
+
+def test_multi_gb_outputs_are_checked_on_the_device():
+    """4 GiB in, 4 GiB out: the outputs go to the reference as CUDA IPC
+    handles, a wrong one is caught, and the task's reference runs once."""
+    good = torch_cand("return x + x")
+    bad = torch_cand("y = x * 2.0\ny[-1, -1, -1] += 1.0\nreturn y")
+    with Evaluator(max_workers=2, reference_cache=MemoryReferenceCache()) as ev:
+        futs = [ev.submit({"task_id": "big", "reference_src": BIG_REF, "candidate_src": c, "device": "cuda",
+                           "seed": 5, "timeout_s": 60}) for c in (good, bad)]
+        rs = [f.result(timeout=300) for f in futs]
+        started = ev._runner.references.started
+        probe = ev._runner.probe_details()
+    assert rs[0]["outcome"] == "correct", rs[0]["error"]
+    assert rs[1]["outcome"] == "incorrect" and "1/1073741824 elements off" in rs[1]["error"], rs[1]["error"]
+    assert started == 1
+    assert any(p.get("ipc") for p in probe.values()), probe

@@ -63,3 +63,12 @@ def test_reference_equivalence_needs_the_whole_class_and_no_kernel():
     # Same class, plus a custom kernel it may use elsewhere: left to the profiler.
     with_kernel = same + 'src = "__global__ void k(float* x) {}"\n'
     assert "reference_equivalent" not in check(with_kernel, "cuda", ref)["flags"]
+
+
+def test_calling_the_reference_is_hinted():
+    builds_it = "class ModelNew(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.m = Model()\n"
+    via_super = ("class ModelNew(Model):\n    def forward(self, x):\n        return super().forward(x) * 1.0\n")
+    own = "class ModelNew(nn.Module):\n    def forward(self, x):\n        return super().forward(x)\n"
+    assert "static:calls_reference" in check(builds_it, "torch")["flags"]
+    assert "static:calls_reference" in check(via_super, "torch")["flags"]
+    assert "static:calls_reference" not in check(own, "torch")["flags"]

@@ -5,7 +5,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from tui_fixtures import build_fixture_db, clock  # noqa: E402
+from tui_fixtures import add_wide_run, build_fixture_db, clock  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -14,17 +14,45 @@ def _config_home(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
 
 
+@pytest.fixture(scope="session")
+def _fixture_templates(tmp_path_factory) -> dict[str, Path]:
+    """The fixture databases, built once per session; each test gets its own copy."""
+    folder = tmp_path_factory.mktemp("templates")
+    plain = build_fixture_db(folder / "plain.db")
+    wide = build_fixture_db(folder / "wide.db")
+    add_wide_run(wide)
+    return {"plain": plain, "wide": wide}
+
+
+def _copy(template: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    target = tmp_path / "fixture.db"
+    shutil.copyfile(template, target)
+    return target
+
+
 @pytest.fixture
-def fixture_db(tmp_path) -> Path:
-    return build_fixture_db(tmp_path / "fixture.db")
+def fixture_db(tmp_path, _fixture_templates) -> Path:
+    return _copy(_fixture_templates["plain"], tmp_path)
+
+
+@pytest.fixture
+def wide_db(tmp_path, _fixture_templates, fixture_db) -> Path:
+    """The fixture database plus run 3 (see add_wide_run)."""
+    return _copy(_fixture_templates["wide"], tmp_path)
 
 
 @pytest.fixture
 def make_app(fixture_db):
+    import os
+
     from sgs.tui.app import SgsApp
 
     def make(db=None, **options):
         options.setdefault("clock", clock())
+        # full colour unless a test asks for NO_COLOR or 16 colours (the test runner's TERM must not matter)
+        options.setdefault("colour_mode", None if "NO_COLOR" in os.environ else "full")
         return SgsApp(db or fixture_db, **options)
 
     return make

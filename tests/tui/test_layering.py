@@ -1,5 +1,6 @@
 """core/ and gpu_eval/ never import the app or textual: the headless engine must run without them."""
 import ast
+import re
 import json
 import pkgutil
 import subprocess
@@ -9,29 +10,39 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
+# Optional extras (pyproject's optional-dependencies, or GPU toolkits): a module
+# may fail to import only because one of these is not installed.
+OPTIONAL_DEPENDENCIES = {"tinker", "datasets", "triton", "llama_cpp"}
+
+
 def test_core_and_gpu_eval_import_without_textual():
+    """Every module of sgs.core and sgs.gpu_eval imports, and none pulls in textual or the app."""
     script = r"""
 import importlib, json, pkgutil, sys
 import sgs.core, sgs.gpu_eval
-failed = []
+failed, walked = [], []
 for pkg in (sgs.core, sgs.gpu_eval):
-    importlib.import_module(pkg.__name__)
-    for info in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + "."):
+    for info in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + ".", onerror=lambda name: None):
         if info.name.endswith("__main__"):
             continue
+        walked.append(info.name)
         try:
             importlib.import_module(info.name)
-        except ImportError as exc:
-            # an optional dependency (a GPU toolkit) may be missing; a tui import never is
-            if "textual" in str(exc) or "tui" in str(exc):
-                raise
-            failed.append(info.name)
+        except Exception as exc:
+            failed.append({"module": info.name, "missing": getattr(exc, "name", None),
+                           "error": f"{type(exc).__name__}: {exc}"})
 bad = sorted(m for m in sys.modules if m == "textual" or m.startswith("textual.") or m.startswith("sgs.tui"))
-print(json.dumps({"bad": bad, "imported": len(sys.modules), "failed": failed}))
+print(json.dumps({"bad": bad, "walked": walked, "failed": failed}))
 """
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=240)
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout.strip().splitlines()[-1])
+    walked = set(result["walked"])
+    assert {"sgs.core.engine", "sgs.core.prompts.reply"} <= walked
+    assert any(name.startswith("sgs.gpu_eval.") for name in walked)
+    broken = [f"{f['module']}: {f['error']}" for f in result["failed"]
+              if (f["missing"] or "").split(".")[0] not in OPTIONAL_DEPENDENCIES]
+    assert broken == [], "modules that do not import:\n" + "\n".join(broken)
     assert result["bad"] == []
 
 
@@ -65,3 +76,28 @@ def test_the_scan_catches_an_offending_import(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("from textual.app import App\nimport sgs.tui.app\nfrom ..tui import data\n")
     assert [n for n in _imports(bad) if "textual" in n or "tui" in n]
+
+
+SQL = re.compile(r"\bSELECT\b[^;]{0,400}?\bFROM\b|\bINSERT\s+(OR\s+\w+\s+)?INTO\b|\bUPDATE\s+\w+\s+SET\b"
+                 r"|\bDELETE\s+FROM\b|\bCREATE\s+(TABLE|INDEX)\b|\.execute(many)?\(|\bimport\s+sqlite3\b")
+
+
+def sql_in(path: Path) -> list[str]:
+    """SQL statements (the project writes SQL keywords in capitals) or direct database calls in a file."""
+    return [m.group(0)[:60] for m in SQL.finditer(path.read_text(encoding="utf-8"))]
+
+
+def test_the_app_holds_no_sql():
+    """Reads go through the store's query methods: tui/ never speaks SQL."""
+    offenders = {str(p.relative_to(ROOT)): sql_in(p) for p in (ROOT / "tui").rglob("*.py") if sql_in(p)}
+    assert offenders == {}
+
+
+def test_the_sql_scan_finds_sql(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text('rows = db.execute("""SELECT id\n FROM runs WHERE x = ?""", [1])\n'
+                   'q = "DELETE FROM samples"\n')
+    assert len(sql_in(bad)) >= 2
+    good = tmp_path / "good.py"
+    good.write_text('"""Select a run from the list and press enter."""\nlabel = "update every second"\n')
+    assert sql_in(good) == []

@@ -16,7 +16,7 @@ from sgs.tui.screens.candidates import CandidatesScreen
 from sgs.tui.screens.diff import DiffScreen
 from sgs.tui.screens.live import LiveScreen
 from sgs.tui.screens.stats import StatsScreen
-from tui_fixtures import REF_RELU, screen_text, table_rows, wait_for
+from tui_fixtures import REF_RELU, screen_text, table_dicts, wait_for
 
 pytestmark = pytest.mark.anyio
 
@@ -33,9 +33,11 @@ async def test_a_finished_run_shows_progress_stream_and_throughput(make_app):
     app = make_app(open_run=1)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen) and tasks_table(app).row_count == 2)
-        rows = table_rows(tasks_table(app))
-        assert rows[0][0] == "builtin/relu" and rows[0][2].startswith("8/8") and rows[0][4:] == ["6", "4", "12.50×!"]
-        assert rows[1][0] == "builtin/softmax" and rows[1][2].startswith("4/8") and rows[1][3].startswith("4/8")
+        rows = table_dicts(tasks_table(app))
+        assert rows[0]["task"] == "builtin/relu" and rows[0]["sampled"].startswith("8/8")
+        assert [rows[0][k] for k in ("correct", "fast", "best")] == ["6", "4", "12.50×!"]
+        assert rows[1]["task"] == "builtin/softmax" and rows[1]["sampled"].startswith("4/8")
+        assert rows[1]["evaluated"].startswith("4/8")
         text = screen_text(app)
         assert "12/16 sampled · 12 evaluated · 9 correct" in text
         assert "samples/min" in text and "CPU x86_64" in text
@@ -95,28 +97,29 @@ async def test_attaches_to_a_run_another_process_writes(tmp_path):
     app = SgsApp(db, clock=Clock(), open_run=run_id, poll_interval=0.5)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen) and tasks_table(app).row_count == 1)
-        assert table_rows(tasks_table(app))[0][2].startswith("0/4")
+        assert table_dicts(tasks_table(app))[0]["sampled"].startswith("0/4")
         assert "▶ running" in screen_text(app)
         proc = subprocess.Popen([sys.executable, "-c", WRITER, str(db), str(run_id)],
                                 env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
         seen_partial = False
         while proc.poll() is None:
             await pilot.pause(0.05)
-            row = table_rows(tasks_table(app))[0]
-            seen_partial |= row[2].split()[0] in ("1/4", "2/4", "3/4")
+            row = table_dicts(tasks_table(app))[0]
+            seen_partial |= row["sampled"].split()[0] in ("1/4", "2/4", "3/4")
         assert proc.returncode == 0
         done_at = time.monotonic()
         # everything the writer committed shows within a second
-        await wait_for(pilot, lambda: table_rows(tasks_table(app))[0][3].startswith("4/4")
+        await wait_for(pilot, lambda: table_dicts(tasks_table(app))[0]["evaluated"].startswith("4/4")
                        and "■ finished" in screen_text(app), timeout=5)
         lag = time.monotonic() - done_at
         assert lag < 1.0, f"the screen was {lag:.2f}s behind the database"
         assert seen_partial, "the table never showed the run part-way"
-        row = table_rows(tasks_table(app))[0]
-        assert row[4:] == ["2", "2", "3.50×"]
+        row = table_dicts(tasks_table(app))[0]
+        assert [row[k] for k in ("correct", "fast", "best")] == ["2", "2", "3.50×"]
         log = log_text(app)
         assert log.count("sampled") == 4 and log.count("correct") == 2
-        assert "runtime_error" in log and "RuntimeError: shape mismatch" in log
+        # at 80 columns the error is cut visibly, with an ellipsis
+        assert "runtime_error" in log and "RuntimeError: shape mi…" in log
         assert "writer-hw" in screen_text(app)
 
 
@@ -132,7 +135,7 @@ async def test_pause_freezes_the_log_and_catches_up(make_app, fixture_db):
         gen = Generation(text="x", tokens=["a"], logprobs=[-1.0], offsets=[0])
         store.add_sample(1, "builtin/softmax", 4, gen, code="c", code_kind="torch", code_start=0, code_end=1,
                          extraction_error=None, logprob_mode="raw")
-        await wait_for(pilot, lambda: table_rows(tasks_table(app))[1][2].startswith("5/8"))
+        await wait_for(pilot, lambda: table_dicts(tasks_table(app))[1]["sampled"].startswith("5/8"))
         assert len(app.screen.query_one("#log", RichLog).lines) == before
         await pilot.press("p")
         await wait_for(pilot, lambda: len(app.screen.query_one("#log", RichLog).lines) == before + 1)

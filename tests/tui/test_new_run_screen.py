@@ -18,7 +18,7 @@ from sgs.tui.screens.live import LiveScreen
 from sgs.tui.screens.new_run import NewRunScreen
 from sgs.tui.screens.runs import RunsScreen
 from sgs.tui.settings import config_path
-from tui_fixtures import notified, screen_text, table_rows, wait_for, write_replies
+from tui_fixtures import notified, screen_text, table_dicts, wait_for, write_replies
 
 pytestmark = pytest.mark.anyio
 KERNELBENCH = Path(os.environ.get("SGS_SHARED", Path(__file__).resolve().parents[2] / ".." / "shared")) / "kernelbench"
@@ -174,7 +174,7 @@ async def test_resumes_an_interrupted_run_in_the_background(tmp_path):
     app = SgsApp(db, clock=Clock())
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.runs)
-        assert "interrupted" in table_rows(app.screen.query_one("#runs-table"))[0][4]
+        assert "interrupted" in table_dicts(app.screen.query_one("#runs-table"))[0]["status"]
         await pilot.press("r")
         await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen), timeout=90)
         assert app.launched == [run_id] and app.screen.run_id == run_id
@@ -199,6 +199,51 @@ async def test_starts_a_run_with_the_embedded_model(tmp_path):
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen), timeout=120)
         run_id = app.screen.run_id
-        await wait_for(pilot, lambda: table_rows(app.screen.query_one("#tasks"))[0][3].startswith("1/1"),
+        await wait_for(pilot, lambda: table_dicts(app.screen.query_one("#tasks"))[0]["evaluated"].startswith("1/1"),
                        timeout=400)
     await wait_db(lambda: Store(db).get_run(run_id)["status"] == "finished", timeout=120)
+
+
+async def test_focus_is_visible_down_enters_the_list_and_errors_fit_one_line(make_app):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_form(app, pilot)
+        screen = app.screen
+        # Down from the filter goes into the list it filters
+        screen.query_one("#filter", Input).focus()
+        await pilot.press(*"relu", "down")
+        assert app.focused is screen.query_one("#task-list", SelectionList)
+        # the focused field's label is reversed: where the keys go shows without colour
+        screen.query_one("#k", Input).focus()
+        await pilot.pause(0.1)
+        labels = {lbl.renderable if hasattr(lbl, "renderable") else str(lbl.render()): lbl
+                  for lbl in screen.query("Label")}
+        k_label = next(lbl for lbl in screen.query("Label") if str(lbl.render()).strip() == "K")
+        other = next(lbl for lbl in screen.query("Label") if str(lbl.render()).strip() == "model")
+        assert k_label.styles.text_style.reverse and not other.styles.text_style.reverse
+        assert labels
+        # a bad value: one line under the button, naming the field and the value
+        screen.chosen = {"builtin/relu"}
+        screen.query_one("#k", Input).value = "8.5"
+        await pilot.press("ctrl+s")
+        await pilot.pause(0.1)
+        error = str(screen.query_one("#form-error").render())
+        assert error == "K must be a whole number, not '8.5'" and "\n" not in error
+        assert app.launched == []
+
+
+async def test_an_api_key_in_the_environment_never_reaches_the_runs_settings(tmp_path, monkeypatch):
+    from sgs.tui.app import SgsApp
+
+    secret = "sk-this-must-not-be-stored-0123456789"
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
+    db = tmp_path / "k.db"
+    app = SgsApp(db, clock=Clock(), colour_mode="full")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_form(app, pilot)
+        screen = app.screen
+        screen.query_one("#backend", Select).value = "openai"
+        screen.query_one("#model", Input).value = "some-model"
+        screen.chosen = {"builtin/relu"}
+        values, config = screen.read_form()
+    assert secret not in json.dumps(config.to_dict()) and secret not in json.dumps(values.__dict__)

@@ -173,7 +173,7 @@ def test_runs_summary(fixture_db):
     runs = {r["id"]: r for r in source.runs()}
     assert runs[1]["effective_status"] == "finished" and runs[2]["effective_status"] == "interrupted"
     assert runs[1]["n_expected"] == 16 and runs[1]["n_evaluated"] == 12
-    assert math.isclose(runs[1]["best_fast_1"], 1.0)
+    assert math.isclose(runs[1]["oracle_fast_1"], 1.0)
     with pytest.raises(LookupError):
         source.run(99)
     source.close()

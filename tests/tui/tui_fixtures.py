@@ -177,6 +177,12 @@ def table_rows(table) -> list[list[str]]:
     return [[str(c).strip() for c in table.get_row_at(i)] for i in range(table.row_count)]
 
 
+def table_dicts(table) -> list[dict[str, str]]:
+    """Rows as {column key: text shown}, for the columns the table shows at its width."""
+    keys = [c.key.value for c in table.columns.values()]
+    return [dict(zip(keys, row)) for row in table_rows(table)]
+
+
 async def wait_for(pilot, predicate, timeout: float = 10.0, step: float = 0.05) -> None:
     """Let the app run until `predicate()` holds (thread workers report back asynchronously)."""
     import time
@@ -196,3 +202,89 @@ async def wait_for(pilot, predicate, timeout: float = 10.0, step: float = 0.05) 
 def notified(app, text: str) -> bool:
     """Whether a notification (toast) holding `text` was shown."""
     return any(text in n.message for n in app._notifications)
+
+
+# -- a run built to stress 80 columns: a long task name, long lines, long errors, a flagged 41x pick --
+WIDE_TASK = "L1/12"
+WIDE_NAME = "Diag_matmul_of_a_name_too_long_for_eighty_columns"
+LONG_LINE = ("        return torch.diag(A).unsqueeze(1) * B if A.dim() == 1 else A.diagonal().unsqueeze(1) * B"
+             "  # no matmul")
+LONG_ERROR = "RuntimeError: " + "shape mismatch in the fused kernel's second stage; " * 4
+
+
+def add_wide_run(path: str | Path) -> int:
+    """Run 3: one task whose samples exercise widths; tokens carry real offsets (the scripted tokenizer)."""
+    from sgs.core.backends.scripted import tokenize
+
+    store = Store(path)
+    task = Task(WIDE_TASK, "kernelbench", 1, 12, WIDE_NAME, REF_RELU)
+    config = {"task_ids": [task.id], "k": 4, "backend": "scripted", "model": "replies.jsonl",
+              "eval": {"mode": "fast", "device": "cpu"}, "sampling": {"temperature": 1.0, "max_tokens": 512}}
+    run = store.create_run(name="wide", kind="search", backend="scripted", model="replies.jsonl", k=4,
+                           prompt_style="body", rank_by="surprisal", logprob_mode="raw", config=config,
+                           provenance={"versions": {"cpu": "x86_64", "cpu_count": 2}}, tasks=[task])
+    comments = "".join(f"        # step {n}: nothing to see\n" for n in range(60))
+    bodies = [
+        ("        return A.unsqueeze(1) * B", "correct", 3.1, [], None),
+        (comments + LONG_LINE, "correct", 41.2, ["speedup_over_10x"], None),
+        ("        return torch.diag(A) @ B.t()", "runtime_error", None, [], LONG_ERROR),
+        ("        return torch.diag(A) @ B", "correct", 0.93, [], None),
+    ]
+    for idx, (body, outcome, speedup, flags, error) in enumerate(bodies):
+        code = candidate(body)
+        text = f"Here:\n```python\n{code}```\n"
+        tokens, offsets = tokenize(text)
+        # one token the model was very unsure of: 'diagonal' in the long line
+        logprobs = [-9.0 if "diagonal" in tok else -0.2 - (n % 7) * 0.3 for n, tok in enumerate(tokens)]
+        gen = Generation(text=text, tokens=tokens, logprobs=logprobs, offsets=offsets, finish_reason="stop")
+        start = text.index("```python") + 10
+        sid = store.add_sample(run, task.id, idx, gen, code=code, code_kind="torch", code_start=start,
+                               code_end=start + len(code), extraction_error=None, logprob_mode="raw")
+        result = {"outcome": outcome, "speedup": speedup, "error": error, "flags": flags, "hardware": "CPU x86_64"}
+        if speedup is not None:
+            result["candidate_ms"] = {"median": 0.8 / speedup, "iqr": 0.01}
+            result["reference_ms"] = {"median": 0.8}
+        store.finish_evaluation(sid, run, task.id, result)
+    store.set_run_status(run, "running")
+    store.set_run_status(run, "finished")
+    db = store.db
+    db.execute("UPDATE runs SET created_at = ?, started_at = ?, finished_at = ?, heartbeat_at = ? WHERE id = ?",
+               [STARTED, STARTED, "2025-03-02T12:35:00.000+00:00", "2025-03-02T12:35:00.000+00:00", run])
+    db.execute("UPDATE samples SET created_at = ? WHERE run_id = ?", ["2025-03-02T12:31:00.000+00:00", run])
+    db.execute("UPDATE evaluations SET started_at = ?, finished_at = ? WHERE run_id = ?",
+               ["2025-03-02T12:31:00.000+00:00", "2025-03-02T12:31:05.000+00:00", run])
+    store.close()
+    return run
+
+
+def wide_sample_id(path: str | Path, idx: int) -> int:
+    with Store(path) as store:
+        return next(c.sample_id for c in store.candidates(3, WIDE_TASK) if c.sample_idx == idx)
+
+
+def visible_cells(app) -> list[tuple[str, "object", "object"]]:
+    """(text, foreground, background) of every run of same-styled cells on the screen, as drawn."""
+    import io
+
+    from rich.console import Console
+    from rich.segment import Segment
+
+    console = Console(width=app.size.width, height=app.size.height, file=io.StringIO(), force_terminal=True,
+                      color_system="truecolor", legacy_windows=False)
+    update = app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
+    out = []
+    for seg in console.render(update):
+        if isinstance(seg, Segment) and seg.text.strip() and seg.style is not None:
+            out.append((seg.text, seg.style.color, seg.style.bgcolor))
+    return out
+
+
+def contrast(fg, bg) -> float:
+    """WCAG contrast ratio of two rich colours (truecolor)."""
+    def lum(color):
+        r, g, b = (c / 255 for c in color.get_truecolor())
+        lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in (r, g, b)]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    a, b = sorted((lum(fg), lum(bg)), reverse=True)
+    return (a + 0.05) / (b + 0.05)

@@ -7,35 +7,61 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Static
 
-from .. import fmt
+from .. import colours, fmt
+from ..clipboard import copy_code, save_code
 from ..data import SORT_KEYS, CandidateRow, candidate_rows, summarise
+from ..layout import Col, ranked_parts
 from ..messages import Loaded
-from ..widgets import TitleBar, cell, fit, join, selected_key, sync_rows
+from ..table import SgsTable
+from ..widgets import TitleBar, fit, join
 from .base import SgsScreen
 
 SHORT = {"oracle": "oracle", "surprisal-top3": "top3", "surprisal": "surprisal", "most-confident": "confident"}
 SORT_LABEL = {"surprisal": "surprisal", "mean_nll": "nll/tok", "speedup": "speedup", "index": "index"}
-OUTCOME_STYLE = {"correct": "green", "incorrect": "yellow", "compile_error": "red", "runtime_error": "red",
-                 "timeout": "magenta", "crashed": "red", "no_code": "dim"}
 TAIL_MARK = "▌"
+MARKED = "◆"
 REFRESH_S = 1.0
+COLUMNS = [
+    Col("rank", "  #", "right"),
+    Col("sample", "sample"),
+    Col("surprisal", "surprisal", "right"),
+    Col("nll", "nll/tok", "right", rank=3),
+    Col("tokens", "tokens", "right", rank=4),
+    Col("outcome", "outcome"),
+    Col("speedup", "speedup", "right"),
+    Col("runtime", "runtime", "right", rank=5),
+    Col("picks", "picked by"),              # never dropped, never cut
+    Col("note", "error / first line", rank=6, min_width=12, grow=True),
+]
 
 
 class CandidatesScreen(SgsScreen):
+    help_title = "candidates"
     BINDINGS = [
         Binding("q", "app.quit", "Quit", id="quit", show=False, tooltip="Quit; runs go on in the background"),
-        Binding("enter", "open", "Open", id="cands.open", tooltip="Source, raw reply and evaluation of the sample"),
+        Binding("space", "mark", "Mark", id="cands.mark", tooltip="Mark the sample for a diff (two at most)"),
+        Binding("d", "diff_marked", "Diff", id="cands.diff",
+                tooltip="Diff the two marked samples (or the marked one against the highlighted one)"),
+        Binding("t", "pair('oracle', 'surprisal-top3')", "Top3/oracle", id="cands.top3",
+                tooltip="Diff the surprisal-top3 pick against the oracle's pick"),
+        Binding("m", "pair('most-confident', 'surprisal')", "Conf vs surp", id="cands.confident",
+                tooltip="Diff the most-confident pick against the surprisal pick", show=False),
+        Binding("c", "compare", "Vs conf", id="cands.compare", show=False,
+                tooltip="Diff the highlighted sample against the most-confident pick"),
+        Binding("r", "reference", "Vs ref", id="cands.reference", show=False,
+                tooltip="Diff the reference against the highlighted sample"),
         Binding("o", "sort", "Sort", id="cands.sort", tooltip="Sort by surprisal, nll/token, speedup or index"),
         Binding("v", "reverse", "Reverse", id="cands.reverse", tooltip="Reverse the sort order", show=False),
-        Binding("f", "correct_only", "Correct", id="cands.correct", tooltip="Show only correct samples"),
-        Binding("x", "hide_flagged", "Flagged", id="cands.flagged",
+        Binding("f", "correct_only", "Correct", id="cands.correct", show=False, tooltip="Show only correct samples"),
+        Binding("x", "hide_flagged", "Flagged", id="cands.flagged", show=False,
                 tooltip="Set aside speedups held for review (and re-pick without them)"),
-        Binding("c", "compare", "Vs conf", id="cands.compare",
-                tooltip="Diff the highlighted sample against the most-confident pick"),
-        Binding("r", "reference", "Vs ref", id="cands.reference",
-                tooltip="Diff the reference against the highlighted sample"),
-        Binding("right_square_bracket", "next_task(1)", "Next task", id="cands.next", show=False),
-        Binding("left_square_bracket", "next_task(-1)", "Prev task", id="cands.prev", show=False),
+        Binding("y", "copy", "Copy", id="cands.copy", show=False,
+                tooltip="Copy the highlighted sample's code (OSC 52; works over SSH)"),
+        Binding("w", "save", "Save", id="cands.save", show=False, tooltip="Save the highlighted sample's code"),
+        Binding("right_square_bracket", "next_task(1)", "Next task", id="cands.next", show=False,
+                tooltip="The run's next task"),
+        Binding("left_square_bracket", "next_task(-1)", "Prev task", id="cands.prev", show=False,
+                tooltip="The run's previous task"),
     ]
 
     def __init__(self, run_id: int, task_id: str, *, rank_by: str = "surprisal", sort_key: str | None = None,
@@ -55,22 +81,16 @@ class CandidatesScreen(SgsScreen):
         self.task_name = ""
         self.live = live
         self._loaded_once = False
+        self.marked: list[int] = []   # sample indices marked for a diff, oldest first
 
     def compose(self) -> ComposeResult:
         yield TitleBar(f" {self.task_id}", id="title")
         yield Static("", id="summary")
-        yield DataTable(id="cands-table", cursor_type="row", cell_padding=0)
+        yield SgsTable(COLUMNS, id="cands-table", enter="Open")
         yield Static("", id="preview")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        for key, label, justify in (("rank", "  #", "right"), ("sample", "sample", "left"),
-                                    ("surprisal", "surprisal", "right"), ("nll", "nll/tok", "right"),
-                                    ("tokens", "tokens", "right"), ("outcome", "outcome", "left"),
-                                    ("speedup", "speedup", "right"), ("runtime", "runtime", "right"),
-                                    ("picks", "picked by", "left")):
-            table.add_column(cell(label, justify), key=key)
         self.load()
         if self.live:
             self.set_interval(REFRESH_S, self._refresh_if_running)
@@ -113,36 +133,46 @@ class CandidatesScreen(SgsScreen):
         self.rows = candidate_rows(self.cands, rank_by=self.rank_by, sort_key=self.sort_key,
                                    descending=self.descending, correct_only=self.correct_only,
                                    hide_flagged=self.hide_flagged)
-        table = self.query_one(DataTable)
+        mode = self.colour_mode
         rows = []
         for row in self.rows:
             c = row.cand
             tail_style = "bold" if row.tail else ""
-            mark = TAIL_MARK if row.tail else " "
             outcome = c.outcome or "pending"
-            speed = fmt.speedup(c.speedup) + ("!" if row.flagged else " ")
-            rows.append((str(c.sample_idx), [
-                cell(Text.assemble((mark, "bold cyan"), f"{row.rank:>3}"), "right"),
-                cell(f"#{c.sample_idx}", style=tail_style),
-                cell(fmt.num(c.surprisal), "right", style=tail_style),
-                cell(fmt.num(c.mean_nll, ".3f"), "right"),
-                cell(fmt.num(c.n_tokens, "d"), "right"),
-                cell(outcome, style=OUTCOME_STYLE.get(outcome, "")),
-                cell(speed, "right", style="bold" if row.flagged else ""),
-                cell(fmt.ms(c.candidate_ms), "right"),
-                cell(" ".join(SHORT.get(p, p) for p in row.picked_by)),
-            ]))
-        sync_rows(table, rows)
+            note = ""
+            if c.error and not c.correct:
+                note = fmt.first_line(c.error, 200)
+            elif c.code:
+                body = [ln for ln in _forward_body(c.code) if not ln.lstrip().startswith("#")]
+                note = body[0].strip() if body else ""
+            rows.append((str(c.sample_idx), {
+                "rank": Text.assemble((TAIL_MARK if row.tail else " ", "bold cyan" if mode != "mono" else "bold"),
+                                      (MARKED if c.sample_idx in self.marked else " ", "bold"), f"{row.rank:>3}"),
+                "sample": Text(f"#{c.sample_idx}", style=tail_style),
+                "surprisal": Text(fmt.num(c.surprisal), style=tail_style),
+                "nll": fmt.num(c.mean_nll, ".3f"),
+                "tokens": fmt.num(c.n_tokens, "d"),
+                "outcome": Text(outcome, style=colours.outcome(mode, outcome)),
+                "speedup": Text(fmt.speedup(c.speedup) + ("!" if row.flagged else " "),
+                                style="bold" if row.flagged else ""),
+                "runtime": fmt.ms(c.candidate_ms),
+                "picks": " ".join(SHORT.get(p, p) for p in row.picked_by),
+                "note": Text(note, style="dim" if mode != "mono" else ""),
+            }))
+        self.query_one(SgsTable).set_rows(rows)
         self._render_summary()
         self._render_preview()
 
     def _render_summary(self) -> None:
         s = self.summary
         order = "▼" if (self.descending if self.descending is not None else self.sort_key != "index") else "▲"
-        title = join([f" {self.task_id} {self.task_name}".rstrip(), f"{s.n_correct}/{s.n_samples} correct",
-                      f"sort: {SORT_LABEL[self.sort_key]} {order}",
-                      "correct only" if self.correct_only else "", "flagged hidden" if self.hide_flagged else "",
-                      f"run {self.run_id}"])
+        name = "" if self.task_id.rsplit("/", 1)[-1] == self.task_name else self.task_name
+        title = ranked_parts([(0, f" {self.task_id}"), (4, name),
+                              (0, f"{s.n_correct}/{s.n_samples} correct"),
+                              (1, f"sort: {SORT_LABEL[self.sort_key]} {order}"),
+                              (0, "correct only" if self.correct_only else ""),
+                              (0, "flagged hidden" if self.hide_flagged else ""),
+                              (2, f"run {self.run_id}")], self.app.size.width)
         self.query_one("#title", TitleBar).update(title)
         tail_n = len(s.tail)
         line1 = (f" {TAIL_MARK} Expert Tail: top {tail_n} of {s.n_correct} correct by {self.rank_by}"
@@ -168,29 +198,36 @@ class CandidatesScreen(SgsScreen):
     def _render_preview(self) -> None:
         cand = self.selected_candidate()
         preview = self.query_one("#preview", Static)
+        width = max(self.app.size.width - 2, 20)
+        marked = ""
+        if self.marked:
+            marked = "marked " + ", ".join(f"#{i}" for i in self.marked) + \
+                (": d diffs them" if len(self.marked) == 2 else ": mark one more, or d diffs it with the highlighted")
         if cand is None:
+            preview.border_title = marked
             preview.update("")
             return
         head = join([f"#{cand.sample_idx}", cand.outcome or "pending", fmt.speedup(cand.speedup, ""),
-                     ", ".join(cand.flags)])
-        body = cand.code or ""
-        lines = [ln for ln in body.splitlines() if ln.strip()]
+                     ", ".join(cand.flags), marked])
         # the body of forward() says most about a candidate; fall back to the first lines
-        start = next((i for i, ln in enumerate(lines) if ln.strip().startswith("def forward")), None)
-        shown = lines[start + 1:] if start is not None else lines
+        shown = _forward_body(cand.code or "") or [ln for ln in (cand.code or "").splitlines() if ln.strip()]
         if cand.error and cand.outcome != "correct":
             shown = [fmt.first_line(cand.error, 200)] + shown
-        width = max(self.app.size.width - 2, 20)
         text = "\n".join(fit(" " + ln, width) for ln in shown[:3]) or " (no code)"
-        preview.border_title = head
+        preview.border_title = fit(head, width - 2)
         preview.update(text)
+
+    def on_resize(self) -> None:
+        if self.summary is not None:  # the title and the preview fit the new width
+            self._render_summary()
+            self._render_preview()
 
     @on(DataTable.RowHighlighted)
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._render_preview()
 
     def selected_candidate(self):
-        key = selected_key(self.query_one(DataTable))
+        key = self.query_one(SgsTable).cursor_key()
         if key is None or self.summary is None:
             return None
         return self.summary.by_idx.get(int(key))
@@ -225,6 +262,37 @@ class CandidatesScreen(SgsScreen):
         self.hide_flagged = not self.hide_flagged
         self.render_table()
 
+    def action_mark(self) -> None:
+        cand = self.selected_candidate()
+        if cand is None:
+            return
+        if cand.sample_idx in self.marked:
+            self.marked.remove(cand.sample_idx)
+        else:
+            self.marked = (self.marked + [cand.sample_idx])[-2:]  # a third mark replaces the oldest
+        self.render_table()
+
+    def action_diff_marked(self) -> None:
+        from .diff import DiffScreen, side_of
+
+        if self.summary is None:
+            return
+        cand = self.selected_candidate()
+        pair = list(self.marked)
+        if len(pair) == 1 and cand is not None and cand.sample_idx != pair[0]:
+            pair.append(cand.sample_idx)
+        if len(pair) != 2:
+            self.notify("mark two samples with space, then d diffs them", severity="warning")
+            return
+        left, right = (self.summary.by_idx[i] for i in pair)
+        self.app.push_screen(DiffScreen(side_of(left, None, self.run_id), side_of(right, None, self.run_id),
+                                        run_id=self.run_id))
+
+    def action_pair(self, left: str, right: str) -> None:
+        from .diff import open_pair
+
+        open_pair(self, self.run_id, self.task_id, self.rank_by, left, right)
+
     def action_compare(self) -> None:
         cand = self.selected_candidate()
         if cand is None or self.summary is None:
@@ -239,7 +307,18 @@ class CandidatesScreen(SgsScreen):
 
         other = self.summary.by_idx[other_idx]
         left_label = "most-confident" if other_idx == self.summary.picks.get("most-confident") else "surprisal"
-        self.app.push_screen(DiffScreen(side_of(other, left_label), side_of(cand, None)))
+        self.app.push_screen(DiffScreen(side_of(other, left_label, self.run_id), side_of(cand, None, self.run_id),
+                                        run_id=self.run_id))
+
+    def action_copy(self) -> None:
+        cand = self.selected_candidate()
+        if cand is not None and cand.code:
+            copy_code(self.app, cand.code, f"#{cand.sample_idx}")
+
+    def action_save(self) -> None:
+        cand = self.selected_candidate()
+        if cand is not None and cand.code:
+            save_code(self.app, cand.code, f"run{self.run_id}_{self.task_id.replace('/', '-')}_s{cand.sample_idx}")
 
     def action_reference(self) -> None:
         cand = self.selected_candidate()
@@ -254,6 +333,7 @@ class CandidatesScreen(SgsScreen):
         i = (self.task_ids.index(self.task_id) + step) % len(self.task_ids)
         self.task_id = self.task_ids[i]
         self.task_name = ""
+        self.marked = []
         self._loaded_once = False
         self.load()
 
@@ -267,7 +347,23 @@ class CandidatesScreen(SgsScreen):
                self.action_hide_flagged)
         yield ("Next task", "The run's next task", lambda: self.action_next_task(1))
         yield ("Previous task", "The run's previous task", lambda: self.action_next_task(-1))
+        yield ("Diff top3 vs oracle", "The surprisal-top3 pick beside the oracle's pick",
+               lambda: self.action_pair("oracle", "surprisal-top3"))
+        yield ("Diff most-confident vs surprisal", "The two single picks side by side",
+               lambda: self.action_pair("most-confident", "surprisal"))
         if self.selected_candidate() is not None:
             yield ("Open sample", "Source, raw reply, evaluation", self.action_open)
+            yield ("Mark for diff", "Mark two samples, then diff them", self.action_mark)
+            yield ("Copy code", "Copy the sample's code (OSC 52)", self.action_copy)
+            yield ("Save code", "Write the sample's code to a file", self.action_save)
             yield ("Diff vs most-confident", "Side by side with the most-confident pick", self.action_compare)
             yield ("Diff vs reference", "The reference beside this sample", self.action_reference)
+
+
+def _forward_body(code: str) -> list[str]:
+    """The non-blank lines after `def forward`, or [] when there is none."""
+    import textwrap
+
+    lines = [ln for ln in code.splitlines() if ln.strip()]
+    start = next((i for i, ln in enumerate(lines) if ln.strip().startswith("def forward")), None)
+    return textwrap.dedent("\n".join(lines[start + 1:])).splitlines() if start is not None else []

@@ -1,7 +1,9 @@
 """The new-run form: pick tasks (filter by source, level, split subset, name), a backend and model, and start.
 
-The run is started as a detached `sgs run --detach` process (see launch.py);
-the form's values are remembered for next time (settings.py).
+The run is started in a detached process of its own (`sgs.core.launch`);
+the form's values are remembered for next time (settings.py). Opened on a
+run that failed to start, the form holds that run's settings: starting it
+again replaces the failed run.
 """
 from __future__ import annotations
 
@@ -13,13 +15,16 @@ from textual.events import Key
 from textual.widgets import Button, Footer, Input, Label, Select, SelectionList, Static
 from textual.widgets.selection_list import Selection
 
-from ..launch import LaunchError, RunRequest, run_command
 from ..messages import Loaded
 from ..settings import FormValues, load_form, save_form
 from ..widgets import TaskList, TitleBar, fit
 from .base import SgsScreen
 
 ALL = ""
+
+
+class FormError(ValueError):
+    """A field the run cannot start with (one line)."""
 
 
 class NewRunScreen(SgsScreen):
@@ -29,9 +34,11 @@ class NewRunScreen(SgsScreen):
                 tooltip="Select (or clear) every task shown"),
         Binding("ctrl+f", "focus_filter", "Filter", id="new.filter", priority=True, tooltip="Type to filter tasks"),
     ]
+    help_title = "new run"
 
-    def __init__(self):
+    def __init__(self, retry: dict | None = None):
         super().__init__()
+        self.retry = retry          # a run that failed to start: its settings fill the form
         self.tasks = []
         self.task_errors = 0
         self.shown: list[str] = []
@@ -44,7 +51,8 @@ class NewRunScreen(SgsScreen):
         from sgs.core.splits import shipped_splits
         from sgs.core.tasks import TASK_SOURCES
 
-        yield TitleBar(" new run", id="title")
+        yield TitleBar(f" new run · retrying run {self.retry['id']}, which failed to start" if self.retry
+                       else " new run", id="title")
         with Horizontal(id="new-run"):
             with Vertical(id="picker"):
                 yield Input(placeholder="type to filter tasks by name or id", id="filter", compact=True)
@@ -78,6 +86,7 @@ class NewRunScreen(SgsScreen):
                         yield Label(label)
                         yield widget
                 yield Button("Start run  ^s", id="start", variant="primary", compact=True)
+                yield Static("", id="form-error")
                 yield Static("", id="launch-status")
         yield Footer(compact=True)
 
@@ -89,7 +98,7 @@ class NewRunScreen(SgsScreen):
     def load(self) -> None:
         from sgs.core.tasks import scan_tasks
 
-        form = load_form()
+        form = load_form() if self.retry is None else form_of_run(self.retry)
         tasks, errors = scan_tasks(kernelbench=self.app.kernelbench)
         self.post_message(Loaded("tasks", (form, tasks, len(errors))))
 
@@ -123,6 +132,8 @@ class NewRunScreen(SgsScreen):
         self.query_one("#k", Input).value = str(form.k)
         self.query_one("#temperature", Input).value = f"{form.temperature:g}"
         self.query_one("#max_tokens", Input).value = str(form.max_tokens)
+        if self.retry is not None and self.retry.get("name"):
+            self.query_one("#name", Input).value = self.retry["name"]
 
     # -- filtering --------------------------------------------------------
     def _value(self, widget_id: str) -> str:
@@ -191,14 +202,30 @@ class NewRunScreen(SgsScreen):
         self._count()
 
     def on_key(self, event: Key) -> None:
-        # typing in the task list filters it, as in the filter box
         task_list = self.query_one("#task-list", SelectionList)
+        if event.key == "down" and self.focused is self.query_one("#filter", Input):
+            # from the filter straight into the list it filters
+            task_list.focus()
+            event.stop()
+            event.prevent_default()
+            return
+        # typing in the task list filters it, as in the filter box
         if self.focused is task_list and event.is_printable and event.character and event.character != " ":
             box = self.query_one("#filter", Input)
             box.focus()
             box.insert_text_at_cursor(event.character)
             event.stop()
             event.prevent_default()
+
+    def on_descendant_focus(self, event) -> None:
+        self.query_one("#form-error", Static).update("")
+        # mark the row that holds the focus: its label is shown reversed (visible without colour)
+        for row in self.query(".option-row"):
+            row.set_class(event.widget in row.query("*"), "-current")
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self) -> None:
+        self.query_one("#task-list", SelectionList).focus()
 
     def action_focus_filter(self) -> None:
         self.query_one("#filter", Input).focus()
@@ -214,36 +241,49 @@ class NewRunScreen(SgsScreen):
         self._count()
 
     # -- starting ---------------------------------------------------------
-    def read_form(self) -> tuple[FormValues, RunRequest]:
-        """The form as values to remember and a request to launch; LaunchError on a bad field."""
+    def read_form(self):
+        """The form as values to remember and the run's settings; FormError (one line) on a bad field."""
+        from sgs.core.engine import EvalOptions, RunConfig
+        from sgs.core.types import SamplingParams
+
         def number(widget_id: str, kind, label: str, low):
             raw = self.query_one(f"#{widget_id}", Input).value.strip()
             try:
                 value = kind(raw)
             except ValueError:
-                raise LaunchError(f"{label} must be a number, not {raw!r}") from None
+                raise FormError(f"{label} must be a {'whole ' if kind is int else ''}number, not {raw!r}") from None
             if value < low:
-                raise LaunchError(f"{label} must be at least {low}")
+                raise FormError(f"{label} must be at least {low}")
             return value
 
+        ordered = [t.id for t in self.tasks if t.id in self.chosen]
+        if not ordered:
+            raise FormError("no tasks chosen: toggle some with space, or ^t selects all shown")
         k = number("k", int, "K", 1)
         temperature = number("temperature", float, "temperature", 0.0)
         max_tokens = number("max_tokens", int, "max tokens", 1)
         model = self.query_one("#model", Input).value.strip()
         if not model:
-            raise LaunchError("model is empty (the embedded model is 'embedded')")
-        ordered = [t.id for t in self.tasks if t.id in self.chosen]
+            raise FormError("model is empty (the embedded model is 'embedded')")
         values = FormValues(backend=self._value("backend") or "hf", model=model, k=k, temperature=temperature,
                             max_tokens=max_tokens, prompt_style=self._value("prompt_style") or "body",
                             eval_mode=self._value("eval_mode") or "fast", source=self._value("source"),
                             level=self._value("level"), split=self._value("split"),
                             subset=self._value("subset") or "eval", tasks=ordered)
-        request = RunRequest(task_ids=ordered, backend=values.backend, model=model, k=k, temperature=temperature,
-                             max_tokens=max_tokens, prompt_style=values.prompt_style, eval_mode=values.eval_mode,
-                             name=self.query_one("#name", Input).value.strip() or None,
-                             kernelbench=self.app.kernelbench)
-        run_command(self.app.db_path, request)  # raises LaunchError when no task is chosen
-        return values, request
+        # a retried run keeps what the form does not show (backend options, device, seed, ...)
+        base = RunConfig.from_dict(self.retry["config"]) if self.retry and self.retry.get("config") else None
+        sampling = SamplingParams(**{**(vars(base.sampling) if base else {}), "temperature": temperature,
+                                     "max_tokens": max_tokens, "seed": None})
+        evaluation = EvalOptions(**{**(vars(base.eval) if base else {}), "mode": values.eval_mode})
+        extra = {}
+        if base is not None:
+            extra = {"backend_options": dict(base.backend_options), "rank_by": base.rank_by,
+                     "dataset_file": base.dataset_file}
+        config = RunConfig(task_ids=ordered, k=k, backend=values.backend, model=model,
+                           prompt_style=values.prompt_style, sampling=sampling, eval=evaluation,
+                           kernelbench=self.app.kernelbench or (base.kernelbench if base else None),
+                           name=self.query_one("#name", Input).value.strip() or None, **extra)
+        return values, config
 
     @on(Button.Pressed, "#start")
     def _start_pressed(self) -> None:
@@ -253,31 +293,47 @@ class NewRunScreen(SgsScreen):
         if self._starting:
             return
         try:
-            values, request = self.read_form()
-        except LaunchError as exc:
+            values, config = self.read_form()
+        except FormError as exc:
+            self.query_one("#form-error", Static).update(fit(str(exc), 60))
             self.notify(str(exc), title="cannot start", severity="error")
             return
         self._starting = True
         self.set_timer(2.0, self._reset_starting)  # a second ^s soon after is a double press, not a new run
         self.query_one("#launch-status", Static).update(
-            f"starting {len(request.task_ids)} tasks × K={request.k} in the background…")
-        self.start(values, request)
+            f"starting {len(config.task_ids)} tasks × K={config.k} in the background…")
+        self.start(values, config)
 
     @work(thread=True, group="new.start", exit_on_error=False, name="starting the run")
-    def start(self, values: FormValues, request: RunRequest) -> None:
+    def start(self, values: FormValues, config) -> None:
         try:
             save_form(values)
         except OSError as exc:  # remembering the form is a convenience, never a reason not to start
             self.fail("remember form", exc)
-        self.app.call_from_thread(self.app.launch_run, request)
+        self.app.call_from_thread(self.app.launch_run, config, self.retry["id"] if self.retry else None)
 
     def _reset_starting(self) -> None:
         self._starting = False
 
     def launch_failed(self, error: str) -> None:
-        self.query_one("#launch-status", Static).update(f"not started: {error}")
+        self.query_one("#launch-status", Static).update(fit(f"not started: {error}", 60))
 
     def palette_commands(self):
         yield ("Start run", "Start the run in the background", self.action_start)
         yield ("Select all shown", "Select (or clear) every task shown", self.action_toggle_shown)
         yield ("Filter tasks", "Type to filter tasks by name or id", self.action_focus_filter)
+
+
+def form_of_run(run: dict) -> FormValues:
+    """The form's values for a stored run (to retry one that failed to start)."""
+    config = run.get("config") or {}
+    sampling = config.get("sampling") or {}
+    defaults = FormValues()
+    return FormValues(backend=config.get("backend") or run.get("backend") or defaults.backend,
+                      model=config.get("model") or run.get("model") or defaults.model,
+                      k=int(config.get("k") or run.get("k") or defaults.k),
+                      temperature=float(sampling.get("temperature", defaults.temperature)),
+                      max_tokens=int(sampling.get("max_tokens", defaults.max_tokens)),
+                      prompt_style=config.get("prompt_style") or defaults.prompt_style,
+                      eval_mode=(config.get("eval") or {}).get("mode") or defaults.eval_mode,
+                      tasks=list(config.get("task_ids") or []))

@@ -15,22 +15,11 @@ from .base import SgsScreen
 
 
 def compute_stats(data, run_id: int, rank_by: str | None = None) -> dict:
-    """Everything the screen shows, computed in a worker (scipy and a full candidates read are slow-ish)."""
-    from sgs.core.statistics import (best_of_k_curve, sample_fast_1, strategy_table,
-                                     surprisal_speedup_correlation)
+    """Everything the screen shows (core/report.py), computed in a worker: a full candidates read is slow-ish."""
+    from sgs.core.report import RunData, budget_of, run_summary
 
     run = data.run(run_id)
-    rank_by = rank_by or run.get("rank_by") or "surprisal"
-    by_task = data.candidates_by_task(run_id)
-    rows = strategy_table(by_task, rank_by)
-    curve = best_of_k_curve(by_task, list(range(1, (run.get("k") or 1) + 1))) if by_task else []
-    return {
-        "run": run, "rank_by": rank_by, "rows": rows, "curve": curve,
-        "correlation": surprisal_speedup_correlation(by_task, rank_by),
-        "n_tasks": len(by_task), "n_samples": sum(len(c) for c in by_task.values()),
-        "n_correct": sum(c.correct for cs in by_task.values() for c in cs),
-        "sample_fast_1": sample_fast_1(by_task),
-    }
+    return run_summary(RunData(run_id, run, data.candidates_by_task(run_id), budget_of(run)), rank_by)
 
 
 class StatsScreen(SgsScreen):
@@ -79,9 +68,12 @@ class StatsScreen(SgsScreen):
             run.get("name") or ""]))
         rows = []
         for r in s["rows"]:
+            if not r.computable:  # the run's surprisal budget did not evaluate what this strategy needs
+                rows.append((r.strategy, [cell(r.strategy)] + [cell("n/a", "right")] * 7))
+                continue
             rows.append((r.strategy, [
                 cell(r.strategy), cell(f"{r.fast_1:.2f}", "right"), cell(f"{r.fast_1_noise_aware:.2f}", "right"),
-                cell(f"{r.mean_speedup:.2f}×", "right"),
+                cell("-" if r.mean_speedup is None else f"{r.mean_speedup:.2f}×", "right"),
                 cell("-" if r.geomean_speedup is None else f"{r.geomean_speedup:.2f}×", "right"),
                 cell(f"{r.n_picks}/{r.n_tasks}", "right"), cell(f"{r.n_flagged:.2f}".rstrip("0").rstrip("."), "right"),
                 cell(f"{r.fast_1_unflagged:.2f}", "right"),
@@ -95,7 +87,7 @@ class StatsScreen(SgsScreen):
         curve = s["curve"]
         widget = self.query_one("#curve", Static)
         if not curve:
-            widget.update("best-of-K: no samples yet")
+            widget.update("best-of-K: n/a under a surprisal budget" if s.get("budget") else "best-of-K: no samples yet")
             return
         top = max(v for _, v in curve)
         sat = saturation_k(curve)
@@ -114,7 +106,8 @@ class StatsScreen(SgsScreen):
         pooled = fmt.num(c["pooled_rho"], "+.2f")
         self.query_one("#correlation", Static).update(
             f"Spearman({key}, speedup) among correct: {within} within tasks (mean of {c['n_tasks']}), "
-            f"{pooled} pooled over {c['n_samples']} samples · sample fast_1 {self.stats['sample_fast_1']:.3f}")
+            f"{pooled} pooled over {c['n_samples']} samples · sample fast_1 {fmt.num(self.stats['sample_fast_1'], '.3f')}"
+            + (f" · {self.stats['n_unscored']} unscored left out" if self.stats["n_unscored"] else ""))
 
     def on_resize(self) -> None:
         if self.stats is not None:

@@ -1,0 +1,176 @@
+"""Best-of-K curves (exact where a formula exists, subsampled otherwise) and equivalent K."""
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..selection import STRATEGIES
+from ..selection.base import ranked_correct
+from ..store import Candidate
+from .strategies import is_fast
+
+
+# -- best-of-K -----------------------------------------------------------
+@dataclass
+class BestOfK:
+    strategy: str
+    ks: list[int]
+    fast_1: list[float]
+    exact: bool
+    lo: list[float] | None = None   # subsampled curves: 95% interval of the Monte Carlo mean
+    hi: list[float] | None = None
+    rank_by: str = "surprisal"
+
+
+_LGAMMA: list[float] = [0.0]
+
+
+def _log_comb(n, k):
+    """log C(n, k) elementwise (-inf outside 0 <= k <= n), from a table of log factorials."""
+    n, k = np.broadcast_arrays(np.asarray(n, float), np.asarray(k, float))
+    top = int(max(n.max(initial=0), 0)) + 1
+    while len(_LGAMMA) <= top:
+        _LGAMMA.append(math.lgamma(len(_LGAMMA) + 1))
+    table = np.asarray(_LGAMMA)
+    valid = (k >= 0) & (k <= n)
+    out = np.full(n.shape, -np.inf)
+    ni, ki = n[valid].astype(int), k[valid].astype(int)
+    out[valid] = table[ni] - table[ki] - table[ni - ki]
+    return out
+
+
+def prob_none_drawn(n: int, bad: int, draws) -> np.ndarray:
+    """P(none of `bad` marked items among `draws` drawn without replacement from n) = C(n-bad, d)/C(n, d)."""
+    return _prob_none_drawn(int(n), int(bad), tuple(int(k) for k in np.atleast_1d(draws))).copy()
+
+
+@functools.lru_cache(maxsize=4096)
+def _prob_none_drawn(n: int, bad: int, draws: tuple[int, ...]) -> np.ndarray:
+    # tasks of one run share n and often the count: each (n, count) is computed once
+    d = np.minimum(np.asarray(draws), n)
+    return np.exp(_log_comb(n - bad, d) - _log_comb(n, d))
+
+
+def _top_m_fast(fast_in_rank_order: list[bool], n: int, m: int, ks) -> np.ndarray:
+    """P(the fastest of the first m ranked correct samples drawn is fast), per K.
+
+    For a fast sample at rank j, with a_j non-fast correct samples ranked
+    above it: it is the first fast one drawn and among the first m correct
+    drawn when none of the fast ones above it is drawn and s <= m-1 of the
+    a_j are: C(a_j, s) * C(n-j, d-1-s) / C(n, d) subsets, summed.
+    """
+    d = np.minimum(np.asarray(ks), n).astype(float)
+    total = np.zeros_like(d)
+    slow_above = 0
+    for j, fast in enumerate(fast_in_rank_order, start=1):
+        if fast:
+            for s in range(min(m - 1, slow_above) + 1):
+                total += np.exp(_log_comb(slow_above, s) + _log_comb(n - j, d - 1 - s) - _log_comb(n, d))
+        else:
+            slow_above += 1
+    return total
+
+
+# rank-and-keep-the-fastest strategies with an exact best-of-K: how many top samples each keeps
+_TOP_WIDTH = {"surprisal": 1, "most-confident": 1, "surprisal-top3": 3}
+EXACT_BEST_OF_K = ("oracle", "random", *_TOP_WIDTH)
+
+
+def best_of_k_exact(candidates: list[Candidate], strategy: str, ks, rank_by: str = "surprisal") -> np.ndarray | None:
+    """One task's expected fast_1 for each K of `ks`, drawing K of its n samples; None where no formula is known."""
+    n = len(candidates)
+    ks = np.asarray(ks)
+    if n == 0:
+        return np.zeros(len(ks))
+    s = STRATEGIES.get(strategy)
+    if strategy == "oracle":
+        n_fast = sum(is_fast(c) for c in candidates)
+        return 1.0 - prob_none_drawn(n, n_fast, ks)
+    if strategy == "random":
+        correct = [c for c in candidates if c.correct]
+        if not correct:
+            return np.zeros(len(ks))
+        # given one correct sample drawn, the pick is uniform over all correct ones (exchangeability)
+        share = sum(is_fast(c) for c in correct) / len(correct)
+        return share * (1.0 - prob_none_drawn(n, len(correct), ks))
+    width = _TOP_WIDTH.get(strategy)
+    if width is None or not s.ranks:
+        return None
+    ranked = ranked_correct(candidates, rank_by, descending=strategy != "most-confident")
+    return _top_m_fast([is_fast(c) for c in ranked], n, width, ks)
+
+
+def best_of_k(candidates_by_task: dict[str, list[Candidate]], strategy: str, ks=None, rank_by: str = "surprisal", *,
+              n_sub: int = 64, seed: int = 0) -> BestOfK:
+    """Expected fast_1 when only K of each task's samples had been drawn, for each K.
+
+    Exact where a formula exists (oracle, random, surprisal, most-confident,
+    surprisal-top3); otherwise the mean over `n_sub` random K-subsets per
+    task, with a 95% interval of that Monte Carlo mean.
+    """
+    if not candidates_by_task:
+        return BestOfK(strategy, [], [], True, rank_by=rank_by)
+    if ks is None:
+        ks = list(range(1, max(len(c) for c in candidates_by_task.values()) + 1))
+    ks = list(ks)
+    per_task = [best_of_k_exact(c, strategy, ks, rank_by) for c in candidates_by_task.values()]
+    if all(p is not None for p in per_task):
+        mean = np.mean(per_task, axis=0)
+        return BestOfK(strategy, ks, [float(v) for v in mean], True, rank_by=rank_by)
+    chooser = STRATEGIES.get(strategy)
+    rng = np.random.default_rng(seed)
+    reps = np.zeros((n_sub, len(ks)))
+    tasks = list(candidates_by_task.values())
+    for ki, k in enumerate(ks):
+        for r in range(n_sub):
+            total = 0.0
+            for cands in tasks:
+                if not cands:
+                    continue
+                take = rng.choice(len(cands), size=min(k, len(cands)), replace=False)
+                total += sum(w * is_fast(c) for c, w in chooser.pick([cands[i] for i in take], rank_by))
+            reps[r, ki] = total / len(tasks)
+    mean = reps.mean(axis=0)
+    half = 1.96 * reps.std(axis=0, ddof=1) / math.sqrt(n_sub) if n_sub > 1 else np.zeros(len(ks))
+    return BestOfK(strategy, ks, [float(v) for v in mean], False, [float(v) for v in mean - half],
+                   [float(v) for v in mean + half], rank_by=rank_by)
+
+
+def best_of_k_curve(candidates_by_task: dict[str, list[Candidate]], ks: list[int] | None = None) -> list[tuple[int, float]]:
+    """The oracle's best-of-K curve as (K, fast_1) points: `1 - C(n-c, K)/C(n, K)` per task, averaged."""
+    curve = best_of_k(candidates_by_task, "oracle", ks)
+    return list(zip(curve.ks, curve.fast_1))
+
+
+@dataclass
+class EquivalentK:
+    value: float | None   # None: outside the curve (see label)
+    label: str            # "< 1", "> 64", or the value
+
+
+def equivalent_k(curve: list[tuple[int, float]], target: float) -> EquivalentK:
+    """The K at which the oracle's best-of-K curve reaches `target`, interpolated linearly in log K.
+
+    Below the curve's start (K=1, the sample fast_1) it is "< 1"; above its
+    end, "> K_max".
+    """
+    if not curve:
+        return EquivalentK(None, "-")
+    ks = [k for k, _ in curve]
+    vals = [v for _, v in curve]
+    if target < vals[0] - 1e-12:
+        return EquivalentK(None, f"< {ks[0]}")
+    if target > vals[-1] + 1e-12:
+        return EquivalentK(None, f"> {ks[-1]}")
+    for i, v in enumerate(vals):
+        if v >= target - 1e-12:
+            if i == 0 or v == vals[i - 1]:
+                k = float(ks[i])
+            else:
+                t = (target - vals[i - 1]) / (v - vals[i - 1])
+                k = math.exp(math.log(ks[i - 1]) + t * (math.log(ks[i]) - math.log(ks[i - 1])))
+            return EquivalentK(k, f"{k:.1f}")
+    return EquivalentK(None, f"> {ks[-1]}")
