@@ -12,10 +12,11 @@ were injected: those outcomes have no interval). Outcomes are the ones the
 rewards saw: evaluated, or injected for mechanics checks.
 
 Best-of-adaptation (BoA) picks the step with the best sample-level fast_1
-(the earliest on a tie) and reports it with its equivalent K: the K at which
-the oracle best-of-K curve of a best-of-N run (by default the training's own
-step 0, K samples of the starting weights) reaches that fast_1,
-interpolated in log K, "< 1" when it is below the curve at K=1.
+(the earliest on a tie) and reports it with its equivalent K
+(`statistics.equivalent_k`): the K at which the oracle best-of-K curve of a
+best-of-N run (by default the training's own step 0, K samples of the
+starting weights) reaches that fast_1, interpolated in log K, "< 1" when it
+is below the curve at K=1.
 """
 from __future__ import annotations
 
@@ -95,34 +96,6 @@ def step_table(store, training_run_id: int) -> list[StepRow]:
             for step in store.training_steps(training_run_id)]
 
 
-# -- equivalent K ----------------------------------------------------------------------
-# A private version until the paper's statistics module offers one: the K at
-# which an oracle best-of-K curve reaches a fast_1, interpolated in log K.
-@dataclass(frozen=True)
-class EquivalentK:
-    k: float | None          # None when below K=1 or above the curve's largest K
-    label: str               # "< 1", "3.2", "> 64"
-
-
-def _equivalent_k(curve: list[tuple[int, float]], value: float) -> EquivalentK | None:
-    points = sorted(curve)
-    if not points or value is None:
-        return None
-    if value < points[0][1] - 1e-12:
-        return EquivalentK(None, f"< {points[0][0]}")
-    for (k0, f0), (k1, f1) in zip(points, points[1:]):
-        if f0 >= value - 1e-12:
-            return EquivalentK(float(k0), f"{k0:g}")
-        if f0 < value <= f1 + 1e-12:
-            t = (value - f0) / (f1 - f0)
-            k = math.exp(math.log(k0) + t * (math.log(k1) - math.log(k0)))
-            return EquivalentK(k, f"{k:.1f}")
-    k_last, f_last = points[-1]
-    if f_last >= value - 1e-12:
-        return EquivalentK(float(k_last), f"{k_last:g}")
-    return EquivalentK(None, f"> {k_last}")
-
-
 def candidates_from_samples(samples: list[dict]) -> dict[str, list[Candidate]]:
     """Training samples as selection's Candidates, with the outcomes the rewards saw."""
     out: dict[str, list[Candidate]] = {}
@@ -140,6 +113,12 @@ def oracle_curve(candidates_by_task: dict[str, list[Candidate]]) -> list[tuple[i
     return best_of_k_curve(candidates_by_task)
 
 
+def _equivalent_k(curve: list[tuple[int, float]], value: float | None):
+    from ..statistics import equivalent_k
+
+    return None if not curve or value is None else equivalent_k(sorted(curve), value)
+
+
 def best_of_adaptation(rows: list[StepRow], curve: list[tuple[int, float]] | None = None) -> dict | None:
     """The step with the best sample-level fast_1 (earliest on a tie), its fast_1 and equivalent K."""
     scored = [r for r in rows if r.fast_1 is not None]
@@ -149,7 +128,7 @@ def best_of_adaptation(rows: list[StepRow], curve: list[tuple[int, float]] | Non
     eq = _equivalent_k(curve, best.fast_1) if curve else None
     return {"step": best.step, "fast_1": best.fast_1, "fast_1_task": best.fast_1_task,
             "fast_1_noise_aware": best.fast_1_noise_aware, "checkpoint": best.checkpoint, "run_id": best.run_id,
-            "equivalent_k": None if eq is None else eq.k, "equivalent_k_label": None if eq is None else eq.label}
+            "equivalent_k": None if eq is None else eq.value, "equivalent_k_label": None if eq is None else eq.label}
 
 
 def baseline_curve(store, training_run_id: int, baseline_run: int | None = None) -> list[tuple[int, float]]:
@@ -235,5 +214,5 @@ def comparison_table(store, training_run_ids: list[int], bon_run_id: int) -> lis
     return comparison_rows(by_task, trainings)
 
 
-__all__ = ["ComparisonRow", "EquivalentK", "StepRow", "baseline_curve", "best_of_adaptation", "candidates_from_samples",
+__all__ = ["ComparisonRow", "StepRow", "baseline_curve", "best_of_adaptation", "candidates_from_samples",
            "comparison_rows", "comparison_table", "oracle_curve", "step_row", "step_table", "training_summary"]
