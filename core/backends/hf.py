@@ -192,14 +192,20 @@ class HFBackend:
     logprob_mode = "raw"
 
     def __init__(self, model: str = "embedded", device: str | None = None, adapter: str | None = None,
-                 dtype: str = "auto", **_: object):
+                 dtype: str = "auto", *, loaded: tuple | None = None, **_: object):
+        """`loaded`: (tokenizer, model) already on `device`, e.g. a LoRA model being
+        trained (core/backends/hf_lora.py) that samples through this backend."""
         import torch
 
         self.model = model
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         torch_dtype = pick_dtype(self.device, dtype)
         self.dtype = str(torch_dtype).replace("torch.", "")
-        self.tokenizer, self.lm = load_model(model, self.device, torch_dtype)
+        if loaded is not None:
+            self.tokenizer, self.lm = loaded
+            self.dtype = str(next(self.lm.parameters()).dtype).replace("torch.", "")
+        else:
+            self.tokenizer, self.lm = load_model(model, self.device, torch_dtype)
         self.adapter = adapter
         if adapter:
             from peft import PeftModel
@@ -297,6 +303,7 @@ class HFBackend:
             yield Generation(
                 text=text, tokens=tokens, logprobs=[float(x) for x in logprobs[row, :end]], offsets=offsets,
                 finish_reason=finish, prompt_tokens=len(prompt_ids), latency_s=latency / k,
+                extra={"token_ids": ids},   # what a training update needs exactly
             )
 
     def _prefix_cache(self, prompt_ids, rows: int):

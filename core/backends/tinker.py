@@ -71,6 +71,7 @@ class TinkerBackend:
         chat_template_kwargs: dict | None = None,
         api_key_env: str = KEY_ENV,
         service_client=None,
+        adapter: str | None = None,
         **unknown: object,
     ):
         """
@@ -85,6 +86,8 @@ class TinkerBackend:
         api_key_env: NAME of the environment variable holding the key (default
             TINKER_API_KEY); the key goes straight to the SDK's client.
         service_client: an existing tinker.ServiceClient (tests, notebooks).
+        adapter: a saved sampler path (tinker://.../sampler_weights/NAME, e.g. a
+            checkpoint of `sgs ttt`) to sample from, with `model` its base model.
         """
         if unknown:
             raise BackendError(f"tinker backend: unknown option(s) {', '.join(sorted(unknown))}")
@@ -96,7 +99,10 @@ class TinkerBackend:
         if service_client is None and not os.environ.get(api_key_env):
             raise BackendError(f"the tinker backend needs a Tinker API key: set ${api_key_env}")
         self.api_key_env = api_key_env
+        if adapter is not None and not str(adapter).startswith("tinker://"):
+            raise BackendError(f"tinker backend: an adapter is a tinker:// sampler path, got {adapter!r}")
         self.model = model
+        self.adapter = adapter
         self.logprobs_from = logprobs
         self.logprob_mode = LOGPROB_SOURCES[logprobs]
         self.max_n = max_n
@@ -136,8 +142,8 @@ class TinkerBackend:
                     # the SDK reads $TINKER_API_KEY itself; another variable's key is handed over
                     self._service = (self.tinker.ServiceClient() if self.api_key_env == KEY_ENV else
                                      self.tinker.ServiceClient(api_key=os.environ.get(self.api_key_env)))
-                if self.model.startswith("tinker://"):
-                    client = self._service.create_sampling_client(model_path=self.model)
+                if self.adapter or self.model.startswith("tinker://"):
+                    client = self._service.create_sampling_client(model_path=self.adapter or self.model)
                 else:
                     client = self._service.create_sampling_client(base_model=self.model)
                 # Newer SDKs return a future of the client; older ones the client itself.
@@ -223,6 +229,7 @@ class TinkerBackend:
         if finish == "stop" and tokens and tokens[-1] in self._stop_ids():
             tokens = tokens[:-1]          # surprisal leaves out the end-of-sequence token
             extra["stop_token_dropped"] = True
+        extra["token_ids"] = list(tokens)   # what a training update needs exactly
         if sampler_lps is not None:
             sampler_lps = [float(x) for x in sampler_lps[: len(tokens)]]
             extra["sampler_surprisal"] = -math.fsum(sampler_lps) + 0.0

@@ -25,6 +25,7 @@ from . import opening
 from .follow import FollowQueries
 from .progress import ProgressStore
 from .schema import DDL, MIGRATIONS, SCHEMA_VERSION
+from .training import TrainingQueries
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ class Candidate:
         return self.outcome == "correct"
 
 
-class Store(FollowQueries, ProgressStore):
+class Store(FollowQueries, ProgressStore, TrainingQueries):
     """The database. `access` is "write" (the default: runs, imports, scoring; creates a new
     database, switches it to WAL, brings the schema up to date), "edit" (an existing database
     whose rows may change; schema and journal mode left alone) or "read" (never writes: an

@@ -1,7 +1,10 @@
 """SQLite schema. Bump SCHEMA_VERSION and add a migration when it changes."""
 from __future__ import annotations
 
-SCHEMA_VERSION = 2
+# 1: runs, tasks, samples, scores, evaluations, reference timings
+# 2: run progress (PROGRESS_DDL below)
+# 3: training runs (TRAINING_DDL below)
+SCHEMA_VERSION = 3
 
 # Plain DDL rather than sqlite-utils' create(): the unique constraints and
 # partial indexes are what make resume idempotent, so they are spelled out.
@@ -116,7 +119,6 @@ DDL = [
     "CREATE INDEX IF NOT EXISTS scores_sample ON sample_scores(sample_id)",
 ]
 
-
 # -- run progress (schema version 2) ----------------------------------------
 # What a run's process is doing between the rows above (loading a model,
 # generating a long sample), so that a reader in another process can show it.
@@ -145,3 +147,70 @@ DDL += PROGRESS_DDL
 # statements that bring a database of the version before each key up to it
 MIGRATIONS = {2: PROGRESS_DDL}
 # -- end of run progress ------------------------------------------------------
+
+
+# -- training runs (schema version 3) -----------------------------------------------
+# A training run (batch TTT or SDPO) samples and evaluates its tasks at every
+# step as an ordinary run (kind 'search'), so its samples open in every view
+# of a run; these tables link those runs to the training run and keep what
+# the update needs (exact token ids) and what it did (rewards, advantages,
+# loss, probe scores).
+TRAINING_DDL = [
+    """CREATE TABLE IF NOT EXISTS training_runs (
+        id INTEGER PRIMARY KEY,
+        name TEXT,
+        method TEXT NOT NULL,                     -- 'ttt', 'sdpo', 'sdpo-prompt-only'
+        status TEXT NOT NULL,                     -- created, running, finished, interrupted, failed
+        backend TEXT,
+        model TEXT,
+        k INTEGER NOT NULL,
+        steps INTEGER NOT NULL,
+        config_json TEXT NOT NULL,                -- everything needed to resume
+        provenance_json TEXT NOT NULL,
+        summary_json TEXT,                        -- best-of-adaptation, written when the run ends
+        created_at TEXT NOT NULL,
+        started_at TEXT,
+        finished_at TEXT,
+        heartbeat_at TEXT,
+        pid INTEGER,
+        host TEXT,
+        error TEXT
+    )""",
+    """CREATE TABLE IF NOT EXISTS training_steps (
+        training_run_id INTEGER NOT NULL REFERENCES training_runs(id) ON DELETE CASCADE,
+        step INTEGER NOT NULL,                    -- 0: the starting weights, s: after s updates
+        run_id INTEGER REFERENCES runs(id) ON DELETE SET NULL,   -- the step's samples
+        checkpoint TEXT NOT NULL,                 -- the weights that sampled: adapter folder or tinker:// path
+        status TEXT NOT NULL,                     -- sampling, evaluated, updated (the next step's weights exist)
+        reward_state_json TEXT,                   -- running medians after this step's rewards
+        metrics_json TEXT NOT NULL DEFAULT '{}',  -- probe, diversity, update (loss, ratio), timings
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        PRIMARY KEY (training_run_id, step)
+    )""",
+    """CREATE TABLE IF NOT EXISTS training_samples (
+        sample_id INTEGER PRIMARY KEY REFERENCES samples(id) ON DELETE CASCADE,
+        training_run_id INTEGER NOT NULL REFERENCES training_runs(id) ON DELETE CASCADE,
+        step INTEGER NOT NULL,
+        token_ids_json TEXT NOT NULL,             -- the exact sampled tokens (stop token excluded)
+        correct INTEGER,                          -- the outcome the reward saw (evaluated or injected)
+        speedup REAL,
+        injected INTEGER NOT NULL DEFAULT 0,
+        reward REAL,
+        baseline REAL,                            -- the running median the speedup was divided by
+        advantage REAL                            -- TTT: the sample's; SDPO: the mean over its tokens
+    )""",
+    """CREATE TABLE IF NOT EXISTS training_probe_scores (
+        training_run_id INTEGER NOT NULL REFERENCES training_runs(id) ON DELETE CASCADE,
+        step INTEGER NOT NULL,
+        sample_id INTEGER NOT NULL REFERENCES samples(id) ON DELETE CASCADE,   -- a sample of the probe run
+        n_tokens INTEGER NOT NULL,
+        surprisal REAL NOT NULL,
+        mean_nll REAL,
+        PRIMARY KEY (training_run_id, step, sample_id)
+    )""",
+    "CREATE INDEX IF NOT EXISTS training_samples_step ON training_samples(training_run_id, step)",
+]
+DDL += TRAINING_DDL
+MIGRATIONS[3] = TRAINING_DDL
+# -- end of training runs ------------------------------------------------------

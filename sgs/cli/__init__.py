@@ -22,6 +22,7 @@ from ..core.logs import DEFAULT_LEVEL, LEVELS
 COMMANDS = [
     "tasks",
     "run",
+    "ttt",
     "importing",
     "score",
     "show",
