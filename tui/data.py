@@ -126,7 +126,7 @@ class DataSource:
 
     def top3_picks(self, run_id: int, task_ids, rank_by: str = "surprisal") -> dict[str, Candidate | None]:
         """Each task's surprisal-top3 pick (None while the task has no correct sample)."""
-        from sgs.core.selection import STRATEGIES, correct_groups
+        from sgs.core.selection import STRATEGIES
 
         task_ids = list(task_ids)
         if len(task_ids) > 8:  # many tasks at once (a run just opened): one query for the whole run
@@ -139,8 +139,8 @@ class DataSource:
         top3 = STRATEGIES.get("surprisal-top3")
         out = {}
         for task_id, cands in by_task.items():
-            pick = top3.pick(correct_groups(cands), rank_by)
-            out[task_id] = pick[0][0].representative if pick else None
+            pick = top3.pick(cands, rank_by)
+            out[task_id] = pick[0][0] if pick else None
         return out
 
     def sample(self, sample_id: int) -> dict:
