@@ -47,58 +47,68 @@ IMPORT_FAILS = "import torch\nraise ImportError('no such extension')\n"
 SYNTAX_ERROR = "import torch\nclass ModelNew(:\n    pass\n"
 
 
-# At import, tries to add a table to every *.db below its roots and to write a
-# file into each root: a candidate testing the write barrier.
+# At import, tries to add a table to each database it is pointed at and to
+# write a file into each folder: a candidate testing the write barrier. The
+# databases are the test's own decoys (a run's, one in /tmp, one in
+# ~/.cache/sgs), so a broken barrier changes nothing but them.
 WRITER = """
-import glob, os, sqlite3
-_ROOTS = {roots!r}
-_MARK = {mark!r}
-for _root in _ROOTS:
-    for _db in glob.glob(os.path.join(_root, "**", "*.db"), recursive=True):
-        try:
-            _c = sqlite3.connect(_db)
-            _c.execute("CREATE TABLE pwned (x)")
-            _c.commit()
-        except Exception:
-            pass
+import os, sqlite3
+for _db in {dbs!r}:
     try:
-        open(os.path.join(_root, _MARK), "w").write("pwned")
+        _c = sqlite3.connect(_db)
+        _c.execute("CREATE TABLE pwned (x)")
+        _c.commit()
+    except Exception:
+        pass
+for _root in {roots!r}:
+    try:
+        open(os.path.join(_root, {mark!r}), "w").write("pwned")
     except OSError:
         pass
 """
 
 
 class WriteTargets:
-    """A run's folder with a database, /tmp and ~/.cache/sgs (plus any
-    extra roots): what a candidate must not change."""
+    """What a candidate must not change: a run's folder with its database,
+    /tmp and ~/.cache/sgs (each with a decoy database of the test's own),
+    and any extra folders."""
 
     def __init__(self, tmp_path, extra=()):
         import hashlib
+        import shutil
         import sqlite3
+        import tempfile
         from pathlib import Path
 
         self._sha = lambda p: hashlib.sha256(p.read_bytes()).hexdigest()
         run_dir = tmp_path / "run"
         run_dir.mkdir()
-        self.db = run_dir / "sgs.db"
-        con = sqlite3.connect(self.db)
-        con.execute("CREATE TABLE samples (x)")
-        con.commit()
-        con.close()
         cache = Path.home() / ".cache" / "sgs"
         cache.mkdir(parents=True, exist_ok=True)
+        self._tmp_decoy = Path(tempfile.mkdtemp(prefix="sgs-decoy-", dir="/tmp"))
+        self._cleanup = [lambda: shutil.rmtree(self._tmp_decoy, ignore_errors=True)]
+        self.dbs = [run_dir / "sgs.db", self._tmp_decoy / "decoy.db", cache / f"decoy-{tmp_path.name}.db"]
+        self._cleanup.append(lambda: self.dbs[2].unlink(missing_ok=True))
+        for db in self.dbs:
+            con = sqlite3.connect(db)
+            con.execute("CREATE TABLE samples (x)")
+            con.commit()
+            con.close()
         self.roots = [run_dir, Path("/tmp"), cache, *map(Path, extra)]
         self.mark = f"sgs-pwned-{tmp_path.name}"
-        self.before = self._sha(self.db)
+        self.before = [self._sha(db) for db in self.dbs]
 
     def source(self, body: str) -> str:
-        return WRITER.format(roots=[str(r) for r in self.roots], mark=self.mark) + body
+        return WRITER.format(dbs=[str(d) for d in self.dbs], roots=[str(r) for r in self.roots],
+                             mark=self.mark) + body
 
     def assert_untouched(self) -> None:
-        assert self._sha(self.db) == self.before
+        assert [self._sha(db) for db in self.dbs] == self.before
         for root in self.roots:
             assert not (root / self.mark).exists(), root
 
     def clean(self) -> None:
         for root in self.roots:
             (root / self.mark).unlink(missing_ok=True)
+        for step in self._cleanup:
+            step()
