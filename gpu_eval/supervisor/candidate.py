@@ -33,6 +33,7 @@ class Session:
         self.state = runner.devices.state(device)
         self.is_cuda = device.startswith("cuda")
         self.phase, self.phase_t0 = "start", time.monotonic()
+        self.t_created = self.phase_t0
         self.deadline = self.phase_t0 + START_S
         self.outcome = self.error = None
         self.out_of_memory = False
@@ -132,6 +133,9 @@ class Session:
     # --- handlers ---------------------------------------------------------------------
     def _hello(self, h: dict, plen: int) -> None:
         self.result["sandbox"] = h.get("sandbox")
+        # From the session's start to a child ready to work: the fork server's
+        # start (importing torch) when it is the first, the sandbox's set-up.
+        self.result["phases"]["start_s"] = round(time.monotonic() - self.t_created, 3)
 
     def _phase(self, h: dict, plen: int) -> None:
         if h.get("phase") == "compile":
