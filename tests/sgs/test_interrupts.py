@@ -18,6 +18,7 @@ TASKS = ("builtin/relu", "builtin/relu6")
 # Slow to build (the pause is at import, in the compile phase), so that
 # evaluations are under way when the signal comes.
 SLOW = "import time\ntime.sleep({pause})\n"
+PAUSE_S = 1
 BODIES = ["return torch.relu(x)", "return x.clamp(min=0)", "return torch.where(x > 0, x, 0.0)"][:K]
 
 
@@ -38,6 +39,14 @@ def _evaluations(db):
     try:
         return conn.execute("SELECT s.task_id, s.sample_idx, e.state, e.outcome, e.error FROM samples s "
                             "LEFT JOIN evaluations e ON e.sample_id = s.id").fetchall()
+    finally:
+        conn.close()
+
+
+def _finished_at(db) -> dict:
+    conn = sqlite3.connect(db)
+    try:
+        return dict(conn.execute("SELECT sample_id, finished_at FROM evaluations WHERE state = 'done'").fetchall())
     finally:
         conn.close()
 
@@ -73,7 +82,8 @@ def _alive(pids: set[int]) -> set[int]:
     return live
 
 
-def _wait_for_running(db, proc, timeout=180):
+def _wait_for_running(db, proc, timeout=180, need_done=False):
+    """Until an evaluation is running (and, with `need_done`, another has finished)."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         assert proc.poll() is None, "the run ended before it could be interrupted"
@@ -83,6 +93,8 @@ def _wait_for_running(db, proc, timeout=180):
         try:
             rows = _evaluations(db)
         except sqlite3.OperationalError:
+            continue
+        if need_done and not any(r[2] == "done" for r in rows):
             continue
         if any(r[2] == "running" for r in rows) and _descendants(proc.pid):
             return
@@ -94,7 +106,7 @@ def _start(kind: str, tmp_path, db):
         replies = tmp_path / "replies.jsonl"
         with open(replies, "w") as f:
             for body in BODIES:
-                f.write(json.dumps({"text": f"```python\n{_module('builtin/relu', body, 2)}\n```"}) + "\n")
+                f.write(json.dumps({"text": f"```python\n{_module('builtin/relu', body, PAUSE_S)}\n```"}) + "\n")
         args = ["run", *TASKS, "--backend", "scripted", "--model", str(replies), "--k", str(K), "--workers", "2"]
     else:
         records = tmp_path / "import.jsonl"
@@ -102,7 +114,7 @@ def _start(kind: str, tmp_path, db):
             for task in TASKS:
                 # More than the evaluator takes at once, so that some wait in its queue.
                 for i in range(IMPORTED):
-                    code = _module(task, BODIES[i % len(BODIES)], 2) + f"# variant {i}\n"
+                    code = _module(task, BODIES[i % len(BODIES)], PAUSE_S) + f"# variant {i}\n"
                     f.write(json.dumps({"task": task, "code": code}) + "\n")
         args = ["import", str(records), "--evaluate"]
     return subprocess.Popen([sys.executable, "-m", "sgs", *args, "--device", "cpu", "--db", str(db)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -116,7 +128,8 @@ CASES = [("run", signal.SIGTERM), ("run", signal.SIGKILL), ("run", signal.SIGINT
 def test_interrupt_then_resume_gives_exactly_k_verdicts(tmp_path, kind, sig):
     db = tmp_path / "i.db"
     proc = _start(kind, tmp_path, db)
-    _wait_for_running(db, proc)
+    # kill -9 comes once a verdict is in, to show that verdicts reached before it are kept.
+    _wait_for_running(db, proc, need_done=sig == signal.SIGKILL)
     children = _descendants(proc.pid)
     assert children, "no evaluation process was running"
     proc.send_signal(sig)
@@ -135,6 +148,8 @@ def test_interrupt_then_resume_gives_exactly_k_verdicts(tmp_path, kind, sig):
     if sig != signal.SIGKILL:
         status = json.loads(_sgs("show", "--json", "--db", str(db)).stdout)["run"]["status"]
         assert status == "interrupted", out
+    kept = _finished_at(db)
+    assert kept or sig != signal.SIGKILL
     resumed = _sgs("run", "--resume", "1", "--db", str(db), timeout=400)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     rows = _evaluations(db)
@@ -144,3 +159,7 @@ def test_interrupt_then_resume_gives_exactly_k_verdicts(tmp_path, kind, sig):
         # The scripted run replays the ReLU replies for every task: they are wrong for ReLU6.
         expected = "incorrect" if (kind == "run" and task.endswith("relu6")) else "correct"
         assert all(r[2] == "done" and r[3] == expected for r in mine), mine
+    # Verdicts reached before the signal were kept, not redone.
+    finished = _finished_at(db)
+    assert all(finished[sample_id] == at for sample_id, at in kept.items())
+    assert json.loads(_sgs("show", "--json", "--db", str(db)).stdout)["run"]["status"] == "finished"
