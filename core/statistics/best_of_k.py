@@ -74,6 +74,50 @@ def _top_m_fast(fast_in_rank_order: list[bool], n: int, m: int, ks) -> np.ndarra
     return total
 
 
+def _top_m_pick(ranked: list[Candidate], test, n: int, m: int, ks) -> np.ndarray:
+    """P(the pick - the fastest of the first m ranked correct samples drawn - passes `test`), per K.
+
+    Unlike `_top_m_fast` this does not assume that the pick passes whenever
+    one of the m does (true of "fast", not of "fast by its interval": a
+    3.0x whose interval reaches below 1 is picked over a 2.0x whose interval
+    does not). For a passing sample j, with A the ranked samples above it and
+    B those below: j is the pick when none of A that would be kept over it is
+    drawn, a <= m-1 of the others in A are, and the first m-1-a of B drawn
+    (in rank order) would not be kept over it either. The first t drawn of B
+    are all such samples in C(g, b) subsets of size b < t (g of them in B),
+    else summed over the position q of the t-th one drawn:
+    C(such samples before q, t-1) * C(|B|-q, b-t), with B[q] such a sample.
+    """
+    d = np.minimum(np.asarray(ks), n).astype(float)
+    total = np.zeros_like(d)
+    n_other = n - len(ranked)   # incorrect and unscored samples: drawn freely
+    for j, cand in enumerate(ranked):
+        if not test(cand) or cand.speedup is None:
+            continue
+
+        def kept_over(x, above: bool) -> bool:   # `fastest`: the strictly faster, on a tie the earlier in rank
+            return x.speedup is not None and (x.speedup > cand.speedup or (above and x.speedup == cand.speedup))
+
+        above, below = ranked[:j], ranked[j + 1:]
+        free_above = sum(not kept_over(x, True) for x in above)
+        good = np.array([not kept_over(x, False) for x in below], dtype=float)
+        size = len(below)
+        b = np.arange(size + 1, dtype=float)
+        good_before = np.concatenate([[0.0], np.cumsum(good)])[:-1]     # such samples before position q
+        q = np.arange(1, size + 1, dtype=float)
+        for a in range(min(m - 1, free_above) + 1):
+            t = m - 1 - a
+            if t == 0:
+                count_b = np.exp(_log_comb(size, b))
+            else:
+                weight = good * np.exp(_log_comb(good_before, t - 1))
+                count_b = (weight[:, None] * np.exp(_log_comb(size - q[:, None], b[None, :] - t))).sum(axis=0)
+                count_b += np.where(b < t, np.exp(_log_comb(good.sum(), b)), 0.0)
+            rest = np.exp(_log_comb(n_other, d[None, :] - 1 - a - b[:, None]))          # (b, K)
+            total += np.exp(_log_comb(free_above, a)) * (count_b[:, None] * rest).sum(axis=0)
+    return total / np.exp(_log_comb(n, d))
+
+
 # rank-and-keep-the-fastest strategies with an exact best-of-K: how many top samples each keeps
 _TOP_WIDTH = {"surprisal": 1, "most-confident": 1, "surprisal-top3": 3}
 EXACT_BEST_OF_K = ("oracle", "random", *_TOP_WIDTH)
@@ -85,10 +129,9 @@ def best_of_k_exact(candidates: list[Candidate], strategy: str, ks, rank_by: str
 
     `noise_aware`: the pick counts when the lower end of its speedup interval
     exceeds 1. The pick is still the strategy's (the fastest by measured
-    speedup), so for the single-pick rules (oracle, surprisal, most-confident)
-    the formula holds with that test, and for surprisal-top3, whose fastest of
-    3 may be fast by its point estimate and not by its interval while another
-    of the 3 is, there is none (its curve is subsampled).
+    speedup): the single-pick rules keep their formulas with that test (the
+    oracle's pick is the first correct sample drawn in speedup order), and
+    surprisal-top3 sums over which sample is the pick (`_top_m_pick`).
     """
     n = len(candidates)
     ks = np.asarray(ks)
@@ -112,9 +155,11 @@ def best_of_k_exact(candidates: list[Candidate], strategy: str, ks, rank_by: str
         share = sum(fast(c) for c in correct) / len(correct)
         return share * (1.0 - prob_none_drawn(n, len(correct), ks))
     width = _TOP_WIDTH.get(strategy)
-    if width is None or not s.ranks or (noise_aware and width > 1):
+    if width is None or not s.ranks:
         return None
     ranked = ranked_correct(candidates, rank_by, descending=strategy != "most-confident")
+    if noise_aware and width > 1:
+        return _top_m_pick(ranked, fast, n, width, ks)
     return _top_m_fast([fast(c) for c in ranked], n, width, ks)
 
 

@@ -28,38 +28,43 @@ def test_noise_aware_oracle_counts_the_fastest_pick_by_hand():
     assert dict(best_of_k_curve({"t": task}))[2] == pytest.approx(5 / 6)   # the plain curve: a or b drawn
 
 
-def random_task(rng, n):
+def random_task(rng, n, speedups=None):
     out = []
     for i in range(n):
         outcome = rng.choice(["correct", "correct", "incorrect"])
-        speedup = round(rng.uniform(0.3, 2.5), 2)
-        out.append(cand(i, float(rng.randint(1, 9)), outcome, speedup, lo=round(speedup * rng.uniform(0.4, 1.0), 2)))
+        speedup = rng.choice(speedups) if speedups else round(rng.uniform(0.3, 2.5), 2)
+        surprisal = rng.choice([None, *[float(rng.randint(1, 9))] * 6])
+        c = cand(i, 1.0, outcome, speedup, lo=round(speedup * rng.uniform(0.4, 1.0), 2))
+        c.surprisal, c.mean_nll = surprisal, None if surprisal is None else surprisal / 10
+        if outcome == "correct" and rng.random() < 0.1:
+            c.speedup = c.speedup_lo = None     # correct but never timed
+        out.append(c)
     return out
 
 
-@pytest.mark.parametrize("strategy", ["oracle", "random", "surprisal", "most-confident"])
-def test_exact_noise_aware_best_of_k_equals_enumerating_subsets(strategy):
+def enumerate_subsets(cands, chooser, k):
+    subsets = list(itertools.combinations(cands, k))
+    return sum(sum(w * (c.correct and c.speedup_lo is not None and c.speedup_lo > 1)
+                   for c, w in chooser.pick(list(s), "surprisal")) for s in subsets) / len(subsets)
+
+
+@pytest.mark.parametrize("strategy", ["oracle", "random", "surprisal", "most-confident", "surprisal-top3"])
+@pytest.mark.parametrize("speedups", [None, [0.5, 1.5, 2.0, 3.0]], ids=["distinct", "ties"])
+def test_exact_noise_aware_best_of_k_equals_enumerating_subsets(strategy, speedups):
     rng = random.Random(11)
     chooser = STRATEGIES.get(strategy)
-    for trial in range(6):
-        cands = random_task(rng, 7)
-        curve = best_of_k({"t": cands}, strategy, ks=range(1, 8), noise_aware=True)
+    for trial in range(8):
+        cands = random_task(rng, 8, speedups)
+        curve = best_of_k({"t": cands}, strategy, ks=range(1, 9), noise_aware=True)
         assert curve.exact
-        for k in range(1, 8):
-            subsets = list(itertools.combinations(cands, k))
-            want = sum(sum(w * (c.correct and c.speedup_lo > 1) for c, w in chooser.pick(list(s), "surprisal"))
-                       for s in subsets) / len(subsets)
-            assert curve.fast_1[k - 1] == pytest.approx(want, abs=1e-12), (trial, k)
+        for k in range(1, 9):
+            assert curve.fast_1[k - 1] == pytest.approx(enumerate_subsets(cands, chooser, k), abs=1e-12), (trial, k)
 
 
-def test_noise_aware_top3_is_subsampled_around_the_truth():
-    rng = random.Random(5)
-    by_task = {"t": random_task(rng, 8)}
-    chooser = STRATEGIES.get("surprisal-top3")
-    curve = best_of_k(by_task, "surprisal-top3", ks=[2, 4, 8], n_sub=400, seed=2, noise_aware=True)
-    assert not curve.exact
-    for k, lo, hi in zip(curve.ks, curve.lo, curve.hi):
-        subsets = list(itertools.combinations(by_task["t"], k))
-        want = sum(sum(w * (c.correct and c.speedup_lo > 1) for c, w in chooser.pick(list(s), "surprisal"))
-                   for s in subsets) / len(subsets)
-        assert lo - 0.03 <= want <= hi + 0.03
+def test_top3_noise_aware_counts_the_pick_not_any_of_the_three_by_hand():
+    # ranked by surprisal: a (3.0x, interval below 1), b (2.0x, interval above 1); c wrong
+    task = [cand(0, 9.0, speedup=3.0, lo=0.8), cand(1, 8.0, speedup=2.0, lo=1.4), cand(2, 7.0, "incorrect")]
+    curve = best_of_k({"t": task}, "surprisal-top3", ks=[1, 2, 3], noise_aware=True)
+    # b is the pick only without a: K=1 {b} of 3, K=2 {b,c} of 3, K=3 never
+    assert curve.fast_1 == pytest.approx([1 / 3, 1 / 3, 0.0])
+    assert best_of_k({"t": task}, "surprisal-top3", ks=[3]).fast_1 == [1.0]
