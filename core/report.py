@@ -357,15 +357,7 @@ TITLES = {"strategies": "Selection strategies (fast_1 with 95% bootstrap interva
           "correlation": "Spearman rho against speedup among correct, timed samples (tail: top quartile by surprisal)",
           "best_of_k": "Best-of-K fast_1 (exact expectations; subsampled with a 95% interval where exact is false)",
           "cost": "Evaluation time per budget role (device_s = check_s + timing_s: GPU-seconds on a GPU)",
-          "audit": "Random audit of the samples the budget left out",
-          "training_steps": "Training runs step by step: fast_1 of the step's samples (sample level; task level = "
-                            "a fast sample among the task's K), reward, the update's loss, the probe's Spearman rho "
-                            "(mean NLL vs speedup, overall and bottom speedup quartile), diversity; equivalent K on "
-                            "the best-of-N oracle curve; * = best-of-adaptation",
-          "training_vs_best_of_n": "Training beside best-of-N at matched sample budgets (samples drawn per task): "
-                                   "best-of-N's best-of-K curves (task level), each training step's sample-level "
-                                   "fast_1 after (step+1)*K samples, and best-of-adaptation so far; equivalent K on "
-                                   "the best-of-N oracle curve (noise-aware: on its noise-aware curve)"}
+          "audit": "Random audit of the samples the budget left out"}
 
 
 def write_report(report: Report, out_dir: str | Path) -> list[Path]:
@@ -373,13 +365,13 @@ def write_report(report: Report, out_dir: str | Path) -> list[Path]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    from .report_training import MARKDOWN
+    from .report_training import MARKDOWN, TITLES as TRAINING_TITLES
 
     md = ["# sgs report: " + report.title, ""]
     renderers = {"strategies": markdown_strategies, **MARKDOWN}
     for name, records in report.tables.items():
         body = renderers[name](records) if name in renderers and records else markdown_table(records)
-        md += [f"## {name}", "", TITLES.get(name, ""), "", body]
+        md += [f"## {name}", "", TITLES.get(name) or TRAINING_TITLES.get(name, ""), "", body]
         path = out / f"{name}.csv"
         cols = list(dict.fromkeys(k for r in records for k in r))
         with open(path, "w", newline="") as f:

@@ -282,7 +282,15 @@ def markdown_comparison(records: list[dict]) -> str:
 
 
 MARKDOWN = {"training_steps": markdown_steps, "training_vs_best_of_n": markdown_comparison}
+TITLES = {"training_steps": "Training runs step by step: fast_1 of the step's samples (sample level; task level = "
+                            "a fast sample among the task's K), reward, the update's loss, the probe's Spearman rho "
+                            "(mean NLL vs speedup, overall and bottom speedup quartile), diversity; equivalent K on "
+                            "the best-of-N oracle curve; * = best-of-adaptation",
+          "training_vs_best_of_n": "Training beside best-of-N at matched sample budgets (samples drawn per task): "
+                                   "best-of-N's best-of-K curves (task level), each training step's sample-level "
+                                   "fast_1 after (step+1)*K samples, and best-of-adaptation so far; equivalent K on "
+                                   "the best-of-N oracle curve (noise-aware: on its noise-aware curve)"}
 
 
-__all__ = ["BON_STRATEGIES", "MARKDOWN", "Comparison", "TrainingData", "best_of_adaptation_lines", "build_comparisons",
+__all__ = ["BON_STRATEGIES", "MARKDOWN", "TITLES", "Comparison", "TrainingData", "best_of_adaptation_lines", "build_comparisons",
            "comparison_notes", "comparison_records", "load_training", "step_records"]
