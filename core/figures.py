@@ -163,9 +163,10 @@ def training_figure(comparisons, records: list[dict], out: Path) -> list[Path]:
                 if steps:
                     xs, ys = [r["samples_per_task"] for r in steps], [r[value] for r in steps]
                     ax.plot(xs, ys, ls="--", marker="o", ms=5, color=colour, label=f"{training.label}: each step")
-                    for r in steps:
+                    for r in steps:   # step numbers below the points, above them on the axis
                         ax.annotate(f"{r['step']}", (r["samples_per_task"], r[value]), textcoords="offset points",
-                                    xytext=(0, -11), ha="center", fontsize=7, color=colour)
+                                    xytext=(0, 6 if r[value] < 0.05 else -11), ha="center", fontsize=7,
+                                    color=colour)
                     drawn += 1
                 boa = [r for r in mine if r["series"] == "best-of-adaptation"]
                 if boa:   # after the last step: picking the best step needs every step evaluated
@@ -179,7 +180,10 @@ def training_figure(comparisons, records: list[dict], out: Path) -> list[Path]:
                 ax.text(0.5, 0.5, "n/a", transform=ax.transAxes, ha="center", fontsize=11, color="#666666")
             ax.set_xscale("log", base=2)
             ax.set_xlim(0.8, x_max * 1.3)
-            ax.set_xticks([2 ** e for e in range(x_max.bit_length() + 1) if 2 ** e <= x_max * 1.3])
+            ticks = [2 ** e for e in range(x_max.bit_length() + 1) if 2 ** e <= x_max * 1.3]
+            if x_max > ticks[-1] * 1.25:   # the largest budget (e.g. 12 = 3 steps of K=4) gets its own tick
+                ticks.append(x_max)
+            ax.set_xticks(ticks)
             ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
             ax.xaxis.set_minor_locator(NullLocator())
             ax.set_xlabel("samples drawn per task")
