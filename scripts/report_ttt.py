@@ -65,6 +65,7 @@ def readme_entry(args, log: list[tuple[str, float]], report_out: str) -> str:
              f"correct kernel and the CPU timings are noisy: the figure shows what the report draws from real "
              f"runs, not the paper's result (5 tasks, K=32, 8 steps on an H200; TTT's best checkpoint 30.6% "
              f"fast_1 against 53.3% for one sample of search).", "",
+             "The commands it ran, with their wall times on a 2-core machine shared with other work:", "",
              "```", commands, "```", ""]
     if boa:
         lines += ["It printed:", "", "```", *boa, "```", ""]
