@@ -245,6 +245,12 @@ class Report:
     runs: list[RunData]
     tables: dict[str, list[dict]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    comparisons: list = field(default_factory=list)    # report_training.Comparison: training beside best-of-N
+
+    @property
+    def title(self) -> str:
+        return ", ".join([r.label for r in self.runs]
+                         + [t.label for c in self.comparisons for t in c.trainings])
 
     @property
     def main(self) -> RunData:
@@ -252,10 +258,22 @@ class Report:
         return pooled(self.runs) if len(self.runs) > 1 else self.runs[0]
 
 
-def build_report(store: Store, run_ids: list[int], *, n_boot: int = st.N_BOOT) -> Report:
+def build_report(store: Store, run_ids: list[int], *, n_boot: int = st.N_BOOT,
+                 training_ids: list[int] | tuple = ()) -> Report:
+    """The runs' tables; with `training_ids`, those training runs' per-step tables and the comparison of
+    each with best-of-N at matched sample budgets (core/report_training.py), best-of-N from the runs."""
     runs = [load_run(store, r) for r in run_ids]
     scopes = runs + ([pooled(runs)] if len(runs) > 1 else [])
     report = Report(runs)
+    if training_ids:
+        from . import report_training as rt
+
+        report.comparisons = rt.build_comparisons(store, list(training_ids), runs)
+        report.tables["training_steps"] = [r for c in report.comparisons for r in rt.step_records(c)]
+        report.tables["training_vs_best_of_n"] = [r for c in report.comparisons for r in rt.comparison_records(c)]
+        report.notes += rt.comparison_notes(report.comparisons)
+    if not runs:
+        return report
     report.tables["strategies"] = [r for d in scopes for r in strategy_records(d, n_boot=n_boot)]
     report.tables["tests"] = [r for d in scopes for r in comparison_records(d)]
     report.tables["correlation"] = [r for d in scopes for r in correlation_records(d)]
@@ -268,6 +286,11 @@ def build_report(store: Store, run_ids: list[int], *, n_boot: int = st.N_BOOT) -
     for d in scopes:
         summary = run_summary(d, curve=False)
         report.notes += [f"{d.label}: {line}" for line in summary_notes(summary)]
+    for d in runs:
+        step = store.training_step_of_run(d.run_id)
+        if step and step["training_run_id"] not in training_ids:
+            report.notes.append(f"{d.label} holds step {step['step']} of training run {step['training_run_id']} "
+                                f"(sgs report RUN --training {step['training_run_id']} puts it beside best-of-N)")
     return report
 
 
@@ -342,10 +365,13 @@ def write_report(report: Report, out_dir: str | Path) -> list[Path]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    md = ["# sgs report: " + ", ".join(r.label for r in report.runs), ""]
+    from .report_training import MARKDOWN, TITLES as TRAINING_TITLES
+
+    md = ["# sgs report: " + report.title, ""]
+    renderers = {"strategies": markdown_strategies, **MARKDOWN}
     for name, records in report.tables.items():
-        body = markdown_strategies(records) if name == "strategies" and records else markdown_table(records)
-        md += [f"## {name}", "", TITLES.get(name, ""), "", body]
+        body = renderers[name](records) if name in renderers and records else markdown_table(records)
+        md += [f"## {name}", "", TITLES.get(name) or TRAINING_TITLES.get(name, ""), "", body]
         path = out / f"{name}.csv"
         cols = list(dict.fromkeys(k for r in records for k in r))
         with open(path, "w", newline="") as f:
@@ -357,8 +383,11 @@ def write_report(report: Report, out_dir: str | Path) -> list[Path]:
     if report.notes:
         md += ["## notes", ""] + [f"- {n}" for n in report.notes] + [""]
     (out / "report.md").write_text("\n".join(md))
-    (out / "report.json").write_text(json.dumps({"runs": [r.run_id for r in report.runs], "notes": report.notes,
-                                                 "tables": report.tables}, indent=1, default=str))
+    (out / "report.json").write_text(json.dumps({"runs": [r.run_id for r in report.runs],
+                                                 "training_runs": [t.training_run_id for c in report.comparisons
+                                                                   for t in c.trainings],
+                                                 "notes": report.notes, "tables": report.tables},
+                                                indent=1, default=str))
     return [out / "report.md", out / "report.json", *written]
 
 

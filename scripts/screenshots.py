@@ -19,6 +19,10 @@ import time
 from pathlib import Path
 
 
+# README.md from this marker on is written by other scripts (the report's figures) and kept
+KEPT_FROM = "<!-- report_"
+
+
 async def until(pilot, predicate, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
@@ -129,6 +133,14 @@ async def shoot(db: Path, out: Path, size: tuple[int, int]) -> list[tuple[str, s
     return shots
 
 
+def write_readme(readme: Path, lines: list[str]) -> None:
+    """The screenshots' README; entries other scripts wrote into it (scripts/report_ttt.py) stay."""
+    old = readme.read_text(encoding="utf-8") if readme.exists() else ""
+    if KEPT_FROM in old:
+        lines = [*lines, old[old.index(KEPT_FROM):].rstrip("\n"), ""]
+    readme.write_text("\n".join(lines), encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("db", help="a database with at least one run (sgs demo makes one)")
@@ -149,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
              "Regenerate: `sgs demo --db /tmp/demo.db && python scripts/screenshots.py /tmp/demo.db screenshots`.", ""]
     for name, caption in shots:
         lines += [f"## {caption.split(':')[0]}", "", caption + ".", "", f"![{name}]({name}.svg)", ""]
-    (out / "README.md").write_text("\n".join(lines), encoding="utf-8")
+    write_readme(out / "README.md", lines)
     print(f"wrote {len(shots)} screenshots and README.md to {out}/")
     return 0
 

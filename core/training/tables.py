@@ -97,13 +97,15 @@ def step_table(store, training_run_id: int) -> list[StepRow]:
 
 
 def candidates_from_samples(samples: list[dict]) -> dict[str, list[Candidate]]:
-    """Training samples as selection's Candidates, with the outcomes the rewards saw."""
+    """Training samples as selection's Candidates, with the outcomes the rewards saw (the speedup
+    interval's lower end only where the outcome was evaluated, not injected)."""
     out: dict[str, list[Candidate]] = {}
     for s in samples:
         out.setdefault(s["task_id"], []).append(Candidate(
             sample_id=s["sample_id"], sample_idx=s["sample_idx"], task_id=s["task_id"], code=s.get("code"),
             surprisal=s.get("surprisal"), mean_nll=s.get("mean_nll"), n_tokens=s.get("n_tokens"),
-            outcome="correct" if s.get("correct") else "incorrect", speedup=s.get("speedup")))
+            outcome="correct" if s.get("correct") else "incorrect", speedup=s.get("speedup"),
+            speedup_lo=None if s.get("injected") else s.get("speedup_lo")))
     return out
 
 

@@ -90,7 +90,7 @@ def add_parser(sub) -> None:
 def _tasks(args):
     from sgs.core.tasks import resolve_tasks
 
-    from . import UserError
+    from sgs.core.errors import InputError as UserError
 
     specs = list(args.tasks)
     if args.split:
@@ -110,7 +110,7 @@ def _tasks(args):
 def build_config(args, store):
     from sgs.core.training import TRAINERS, OptimSettings, TrainingConfig
 
-    from . import UserError
+    from sgs.core.errors import InputError as UserError
 
     checks = [(args.k >= 1, "--k must be at least 1"), (args.steps >= 0, "--steps must be 0 or more"),
               (args.batch_size >= 1, "--batch-size must be at least 1"), (args.lr > 0, "--lr must be positive"),
@@ -234,9 +234,13 @@ def run(args) -> int:
     from sgs.core.engine import effective_status
     from sgs.core.training import TrainingLoop, create_training, step_table
 
-    from . import UserError
+    from sgs.core.errors import InputError as UserError
 
-    store = open_store(args, must_exist=args.show is not None or args.list or args.resume is not None)
+    from sgs.core.store.opening import precheck
+
+    if args.resume is not None:
+        precheck(Path(args.db), "read")   # resuming never creates a database
+    store = open_store(args, access="read" if (args.show is not None or args.list) else "write")
     if args.list:
         rows = store.list_training_runs()
         if args.json:

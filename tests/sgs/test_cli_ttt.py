@@ -93,7 +93,7 @@ def test_a_model_that_does_not_load_fails_the_training_run_in_one_line(capsys, t
     db = str(tmp_path / "t.db")
     (tmp_path / "empty-model").mkdir()   # a folder without a model (a missing path would ask the Hub)
     code, _, err = run_cli(capsys, "ttt", "builtin/relu", "--model", str(tmp_path / "empty-model"), "--db", db)
-    assert code == 2 and "cannot load model" in err and len(err.strip().splitlines()) == 1
+    assert code == 3 and "cannot load model" in err and len(err.strip().splitlines()) == 1   # a backend failure
     store = Store(db)
     (row,) = store.list_training_runs()
     assert row["status"] == "failed" and "cannot load model" in row["error"]
