@@ -34,6 +34,15 @@ adapter for `sgs run --adapter DIR`.
 """
 
 
+def _table(name: str):
+    """The run option table's parser for an option `sgs ttt` shares with `sgs run` (same range, same message)."""
+    from sgs.core.options import get
+
+    from .common import argparse_type
+
+    return argparse_type(get(name))
+
+
 def add_parser(sub) -> None:
     p = sub.add_parser("ttt", help="test-time training (batch TTT, SDPO) with best-of-adaptation",
                        description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -47,8 +56,9 @@ def add_parser(sub) -> None:
     p.add_argument("--prompt-only", action="store_true", help="sdpo: the teacher sees the task and instruction only")
     p.add_argument("--steps", type=int, default=8, help="updates (steps 0..N are sampled; default 8)")
     p.add_argument("--k", type=int, default=32, help="samples per task and step (default 32)")
-    p.add_argument("--temperature", type=float, default=0.25)
-    p.add_argument("--max-tokens", type=int, default=1024)
+    p.add_argument("--temperature", type=_table("temperature"), default=0.25,
+                   help="sampling temperature (default 0.25, the paper's)")
+    p.add_argument("--max-tokens", type=_table("max_tokens"), default=1024, help="tokens per sample (default 1024)")
     p.add_argument("--backend", default="hf", help="hf (local peft, default) or tinker")
     p.add_argument("--model", default="embedded", help="embedded, a HF id, a folder, a .gguf (hf); a base model (tinker)")
     p.add_argument("--adapter", default=None, help="start from this adapter (hf folder, or a tinker:// state path)")
@@ -67,15 +77,16 @@ def add_parser(sub) -> None:
                    help="where adapters go (default sgs-checkpoints/training-ID beside the database)")
     p.add_argument("--prompt-style", default="body", choices=["body", "kernel"])
     p.add_argument("--eval-mode", default="fast", choices=["fast", "full"])
-    p.add_argument("--device", default="auto", help="evaluation device: auto, cpu, cuda, cuda:N")
-    p.add_argument("--workers", type=int, default=None, help="evaluation worker processes")
-    p.add_argument("--timeout", type=float, default=60.0, help="seconds a candidate may run (default 60)")
+    p.add_argument("--device", type=_table("device"), default="auto", help="evaluation device: auto, cpu, cuda, cuda:N")
+    p.add_argument("--workers", type=_table("workers"), default=None, help="evaluation worker processes")
+    p.add_argument("--timeout", type=_table("timeout"), default=60.0, help="seconds a candidate may run (default 60)")
     p.add_argument("--train-device", default=None, help="hf: the model's device (default cuda if present, else cpu)")
-    p.add_argument("--dtype", default=None, help="hf: auto (bf16 on GPUs), bf16, fp32")
+    p.add_argument("--dtype", type=_table("dtype"), default=None, help="hf: auto (bf16 on GPUs), bf16, fp32")
     p.add_argument("--micro-batch-tokens", type=int, default=None, help="hf: tokens per forward/backward pass")
     p.add_argument("--gradient-checkpointing", action="store_true", help="hf: trade compute for memory")
-    p.add_argument("--api-key-env", default=None, help="tinker: NAME of the env var holding the key")
-    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--api-key-env", type=_table("api_key_env"), default=None,
+                   help="tinker: NAME of the env var holding the key")
+    p.add_argument("--seed", type=_table("seed"), default=None)
     p.add_argument("--name", default=None, help="a name for the training run")
     p.add_argument("--resume", type=int, metavar="ID", help="continue a stopped training run")
     p.add_argument("--detach", action="store_true", help="keep training after the terminal closes (log to a file)")
@@ -116,7 +127,6 @@ def build_config(args, store):
               (args.batch_size >= 1, "--batch-size must be at least 1"), (args.lr > 0, "--lr must be positive"),
               (args.lora_rank >= 1, "--lora-rank must be at least 1"),
               (args.baseline_window >= 1, "--baseline-window must be at least 1"),
-              (args.max_tokens >= 1, "--max-tokens must be at least 1"),
               (args.probe_samples >= 3, "--probe-samples must be at least 3"),
               (not args.prompt_only or args.method == "sdpo", "--prompt-only is an SDPO variant: add --method sdpo")]
     for ok, message in checks:

@@ -14,7 +14,10 @@ from fakes import FakeTrainer  # noqa: E402
 
 
 def run_cli(capsys, *args):
-    code = main(list(args))
+    try:
+        code = main(list(args))
+    except SystemExit as exc:      # a value refused at parse time
+        code = exc.code
     out = capsys.readouterr()
     return code, out.out, out.err
 
@@ -37,6 +40,11 @@ def test_help_explains_the_method_with_the_papers_defaults():
     (("builtin/relu", "--probe-run", "99"), "--probe-run: no run 99"),
     (("builtin/nope",), "builtin/nope"),
     (("builtin/relu", "--adapter", "/no/such/adapter"), "--adapter: no peft adapter in /no/such/adapter"),
+    # options shared with sgs run are checked at parse time by the run option table, before any model loads
+    (("builtin/relu", "--device", "tpu"), "--device must be auto, cpu, cuda or cuda:N, got 'tpu'"),
+    (("builtin/relu", "--timeout", "-1"), "--timeout must be"),
+    (("builtin/relu", "--temperature", "-1"), "--temperature must be a number from 0 to 10"),
+    (("builtin/relu", "--max-tokens", "0"), "--max-tokens must be"),
 ])
 def test_bad_input_is_a_one_line_error(capsys, tmp_path, args, message):
     code, out, err = run_cli(capsys, "ttt", *args, "--db", str(tmp_path / "t.db"))
