@@ -306,31 +306,47 @@ class Engine:
 
     def _finish(self, task: Task, sample_id: int, idx: int, surprisal, result: dict | None,
                 code: str | None) -> None:
+        """Store one verdict. Runs in the evaluator's callback threads, where an exception would be
+        swallowed: whatever happens, the sample is settled, or the run would wait for it forever."""
+        stored = False
+        try:
+            stored = self._store_verdict(task, sample_id, idx, surprisal, result, code)
+        except Exception as exc:  # noqa: BLE001 - the sample stays pending; the run ends failed, resumable
+            log.error("the verdict of sample %s (%s) was not stored: %s: %s", sample_id, task.id,
+                      type(exc).__name__, exc, exc_info=True)
+            with self._lock:
+                self._evaluator_errors.append(f"storing a verdict failed: {type(exc).__name__}: {exc}")
+        finally:
+            with self._lock:
+                self._pending_per_task[task.id] -= 1
+                self._settled.notify_all()
+                done = stored and self._pending_per_task[task.id] == 0 and self._generated.get(task.id, False)
+        if done:
+            self._task_finished(task.id)
+
+    def _store_verdict(self, task: Task, sample_id: int, idx: int, surprisal, result: dict | None,
+                       code: str | None) -> bool:
         if result is None or (self._discard.is_set() and result.get("outcome") != "no_code"):
             # No verdict, or one that finished while the run was being
             # interrupted (its children may have been killed under it): the
             # sample stays pending and is evaluated again on resume.
-            with self._lock:
-                self._pending_per_task[task.id] -= 1
-                self._settled.notify_all()
-            return
+            return False
         result = dict(result)
         if self._budget is not None and self._budget.role(task.id, sample_id):
             result["budget"] = self._budget.describe(task.id, sample_id)
             if result["budget"]["role"] == "audit":
                 result["flags"] = [*(result.get("flags") or []), "audit"]
-        result["flags"] = review_flags(task.reference_src, code, result)
+        try:
+            result["flags"] = review_flags(task.reference_src, code, result)
+        except Exception:  # noqa: BLE001 - a review is advice; the verdict is stored without it
+            log.warning("review of sample %s failed; its verdict is stored without sgs's own flags", sample_id,
+                        exc_info=True)
         self.store.finish_evaluation(sample_id, self.run_id, task.id, result)
         self.emit(ev.EvalFinished(self.run_id, task.id, idx, sample_id, result.get("outcome"),
                                   result.get("speedup"), result.get("error"), surprisal))
         if self._budget is not None:  # the next evaluations of the task, before this one stops counting
             self._dispatch(task.id, self._budget.record(task.id, sample_id, result.get("outcome") == "correct"))
-        with self._lock:
-            self._pending_per_task[task.id] -= 1
-            self._settled.notify_all()
-            done = self._pending_per_task[task.id] == 0 and self._generated.get(task.id, False)
-        if done:
-            self._task_finished(task.id)
+        return True
 
     def _task_finished(self, task_id: str) -> None:
         cands = self.store.candidates(self.run_id, task_id)
@@ -447,7 +463,7 @@ class Engine:
         self._heartbeat = threading.Thread(target=self._beat, name="sgs-heartbeat", daemon=True)
         self._heartbeat.start()
         status, error = "finished", None
-        self._previous_handlers = _install_sigterm()
+        self._previous_handlers = install_sigterm()
         try:
             # Verdicts an older sgs stored for evaluations an interruption cut
             # off ("evaluator failed: CancelledError") were never the
@@ -540,8 +556,9 @@ def _is_abort(exc: BaseException) -> bool:
     return type(exc).__name__ == "EvaluationAborted"
 
 
-def _install_sigterm():
-    """SIGTERM (a closed SSH session's hangup, `kill`) ends the run as interrupted, not failed."""
+def install_sigterm():
+    """SIGTERM (a closed SSH session's hangup, `kill`) raises KeyboardInterrupt in the main thread, so a run
+    or a training run ends as interrupted, not failed. Returns the handlers it replaced (None off the main thread)."""
     if threading.current_thread() is not threading.main_thread():
         return None
 

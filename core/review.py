@@ -7,6 +7,12 @@ forward untouched) has a speedup that is pure timing noise.
 from __future__ import annotations
 
 import ast
+import threading
+
+# Reviews run in the evaluator's result callbacks, several threads at once. CPython 3.11's AST
+# constructor is not safe to use from several threads at a time (gh-106905: a spurious
+# "SystemError: AST constructor recursion depth mismatch"), so parsing here goes one at a time.
+_AST_LOCK = threading.Lock()
 
 REVIEW_SPEEDUP = 10.0
 REVIEW_FLAGS = ("reference_equivalent", "speedup_over_10x", "not_robust")
@@ -53,7 +59,8 @@ def _calls_reference(fn: ast.FunctionDef) -> bool:
 
 def reference_equivalent(reference_src: str, candidate_src: str) -> bool:
     try:
-        ref_tree, cand_tree = ast.parse(reference_src), ast.parse(candidate_src)
+        with _AST_LOCK:
+            ref_tree, cand_tree = ast.parse(reference_src), ast.parse(candidate_src)
     except SyntaxError:
         return False
     model, new = _class_def(ref_tree, "Model"), _class_def(cand_tree, "ModelNew")

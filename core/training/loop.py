@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from .. import events as ev
-from ..engine import EvalOptions, RunConfig, create_run, sample_seed, versions
+from ..engine import EvalOptions, RunConfig, create_run, install_sigterm, sample_seed, versions
 from ..prompts import TEMPLATE_VERSION, build_prompt
 from ..store import Store
 from ..surprisal import surprisal_of
@@ -184,7 +184,7 @@ class TrainingLoop:
                                       self.config.steps))
         beat = threading.Thread(target=self._beat, name="sgs-training-heartbeat", daemon=True)
         beat.start()
-        previous = _install_sigterm()
+        previous = install_sigterm()  # SIGTERM stops training as interrupted, not failed
         status, error = "finished", None
         try:
             for step in range(first, self.config.steps + 1):
@@ -356,20 +356,6 @@ class TrainingLoop:
         self.store.merge_step_metrics(self.id, step, {"update": update})
         self.store.record_step_update(self.id, step, checkpoint, next_metrics={"resume_from": self.trainer.resume_path})
         self.emit(tev.StepUpdated(self.id, step, stats.loss, checkpoint, stats.seconds))
-
-
-def _install_sigterm():
-    """SIGTERM (a closed SSH session's hangup, `kill`) stops training as interrupted, not failed."""
-    if threading.current_thread() is not threading.main_thread():
-        return None
-
-    def handler(signum, frame):
-        raise KeyboardInterrupt
-
-    previous = {}
-    with contextlib.suppress(ValueError, OSError):
-        previous[signal.SIGTERM] = signal.signal(signal.SIGTERM, handler)
-    return previous
 
 
 def run_training(store: Store, config: TrainingConfig, tasks: list[Task], **options) -> int:

@@ -191,3 +191,59 @@ def test_a_result_that_lands_as_the_run_ends_is_stored(tmp_path):
     status = Engine(store, run_id, backend=backend, evaluator=LateCallbacks()).run_to_end()
     assert status == "finished"
     assert [c.outcome for c in store.candidates(run_id)] == ["correct", "correct"]
+
+
+class LateResults(FakeEvaluator):
+    """Results set from timer threads, so the engine's callbacks run in several threads at once."""
+
+    def submit(self, request):
+        self.requests.append(request)
+        f = Future()
+        threading.Timer(0.05, f.set_result, args=({"outcome": "correct", "speedup": 1.2,
+                                                    "speedup_ci": [1.1, 1.3], "hardware": "fake"},)).start()
+        return f
+
+
+def test_a_review_that_raises_still_stores_the_verdict(tmp_path, monkeypatch):
+    """The review of a result runs in the evaluator's callback thread (CPython 3.11's AST constructor
+    can raise SystemError there): the verdict is stored without the review and the run finishes."""
+    from sgs.core import engine as engine_module
+
+    def broken_review(*_args):
+        raise SystemError("AST constructor recursion depth mismatch (before=30, after=26)")
+
+    monkeypatch.setattr(engine_module, "review_flags", broken_review)
+    store, run_id, backend = setup(tmp_path, [FAST, SLOW], k=2)
+    status = Engine(store, run_id, backend=backend, evaluator=LateResults()).run_to_end()
+    assert status == "finished"
+    assert [c.outcome for c in store.candidates(run_id)] == ["correct", "correct"]
+
+
+def test_a_verdict_that_cannot_be_stored_ends_the_run_failed_not_hung(tmp_path):
+    """A fault while storing a verdict (in a callback thread, where it would be swallowed) settles the
+    sample: the run ends failed and resumable instead of waiting for it forever."""
+    store, run_id, backend = setup(tmp_path, [FAST, SLOW], k=2)
+    real_finish = store.finish_evaluation
+    calls = []
+
+    def failing_once(sample_id, *args, **kw):
+        calls.append(sample_id)
+        if len(calls) == 1:
+            raise RuntimeError("disk I/O error")
+        return real_finish(sample_id, *args, **kw)
+
+    store.finish_evaluation = failing_once
+    done = threading.Event()
+    outcome = {}
+
+    def run():
+        outcome["status"] = Engine(store, run_id, backend=backend, evaluator=LateResults()).run_to_end()
+        done.set()
+
+    threading.Thread(target=run, daemon=True).start()
+    assert done.wait(30), "the run waited forever for a verdict that was never stored"
+    assert outcome["status"] == "failed"
+    assert "storing a verdict failed" in store.get_run(run_id)["error"]
+    store.finish_evaluation = real_finish
+    assert Engine(store, run_id, backend=backend, evaluator=FakeEvaluator()).run_to_end() == "finished"
+    assert [c.outcome for c in store.candidates(run_id)] == ["correct", "correct"]
