@@ -97,11 +97,16 @@ async def test_bad_values_are_refused_and_nothing_starts(make_app):
         app.screen.chosen = {"builtin/relu"}
         app.screen.query_one("#k", Input).value = "0"
         await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: notified(app, "K must be at least 1"))
+        await wait_for(pilot, lambda: notified(app, "--k must be a whole number from 1 to 100000, got 0"))
         app.screen.query_one("#k", Input).value = "4"
         app.screen.query_one("#temperature", Input).value = "hot"
         await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: notified(app, "temperature must be a number"))
+        await wait_for(pilot, lambda: notified(app, "--temperature must be a number from 0 to 10, got hot"))
+        assert app.focused is app.screen.query_one("#temperature", Input)   # the field to fix
+        app.screen.query_one("#temperature", Input).value = "0.7"
+        app.screen.query_one("#audit", Input).value = "2"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: notified(app, "--audit needs --time-top (it samples what the budget left out)"))
         assert app.launched == [] and not config_path().exists()
 
 
@@ -148,8 +153,9 @@ async def test_starts_a_detached_run_that_outlives_the_app(tmp_path):
     assert len(Store(db).candidates(run_id)) == 2
     # the form remembers its values for next time
     saved = json.loads(config_path().read_text())["new_run"]
-    assert saved["backend"] == "scripted" and saved["k"] == 2 and saved["tasks"] == ["builtin/relu"]
-    assert saved["model"] == str(replies)
+    assert saved["options"]["backend"] == "scripted" and saved["options"]["k"] == "2"
+    assert saved["tasks"] == ["builtin/relu"] and saved["options"]["model"] == str(replies)
+    assert "name" not in saved["options"]   # a name belongs to one run
     app = SgsApp(db, clock=Clock())
     async with app.run_test(size=(80, 24)) as pilot:
         await open_form(app, pilot)
@@ -216,19 +222,20 @@ async def test_focus_is_visible_down_enters_the_list_and_errors_fit_one_line(mak
         # the focused field's label is reversed: where the keys go shows without colour
         screen.query_one("#k", Input).focus()
         await pilot.pause(0.1)
-        labels = {lbl.renderable if hasattr(lbl, "renderable") else str(lbl.render()): lbl
-                  for lbl in screen.query("Label")}
-        k_label = next(lbl for lbl in screen.query("Label") if str(lbl.render()).strip() == "K")
-        other = next(lbl for lbl in screen.query("Label") if str(lbl.render()).strip() == "model")
+        k_label = screen.query_one("#row-k Label")
+        other = screen.query_one("#row-model Label")
         assert k_label.styles.text_style.reverse and not other.styles.text_style.reverse
-        assert labels
-        # a bad value: one line under the button, naming the field and the value
-        screen.chosen = {"builtin/relu"}
+        # the line under the form says what the focused field is and what it takes
+        assert "--k: samples per task (default 8); a whole number from 1 to 100000" in screen_text(app)
+        # a bad value: one line under the form as it is typed, the table's own message
         screen.query_one("#k", Input).value = "8.5"
+        await pilot.pause(0.1)
+        message = str(screen.query_one("#form-message").render())
+        assert message.strip() == "✗ --k must be a whole number from 1 to 100000, got 8.5" and "\n" not in message
+        assert screen.query_one("#row-k").has_class("-invalid")
+        screen.chosen = {"builtin/relu"}
         await pilot.press("ctrl+s")
         await pilot.pause(0.1)
-        error = str(screen.query_one("#form-error").render())
-        assert error == "K must be a whole number, not '8.5'" and "\n" not in error
         assert app.launched == []
 
 

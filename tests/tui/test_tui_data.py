@@ -98,15 +98,22 @@ def test_formatting():
 def test_form_memory_round_trip_and_bad_files(tmp_path):
     path = tmp_path / "sgs" / "tui.json"
     assert load_form(path) == FormValues()
-    values = FormValues(backend="scripted", model="r.jsonl", k=16, temperature=0.7, tasks=["builtin/relu"])
+    values = FormValues(options={"backend": "scripted", "model": "r.jsonl", "k": "16", "temperature": "0.7",
+                                 "base_url": "http://127.0.0.1:8000/v1", "name": "one run only"},
+                        tasks=["builtin/relu"])
     save_form(values, path)
-    assert load_form(path) == values
+    loaded = load_form(path)
+    assert loaded.options == {k: v for k, v in values.options.items() if k != "name"}   # a name is per run
+    assert loaded.tasks == ["builtin/relu"]
     data = json.loads(path.read_text())
-    data["new_run"].update(k="many", api_key="sk-secret", temperature=True)
+    data["new_run"]["options"].update(k=["many"], api_key="sk-secret", temperature=True)
     path.write_text(json.dumps(data))
     loaded = load_form(path)
-    assert loaded.k == 8 and loaded.temperature == 1.0 and loaded.model == "r.jsonl"
-    assert not hasattr(loaded, "api_key")
+    assert "k" not in loaded.options and "temperature" not in loaded.options and loaded.options["model"] == "r.jsonl"
+    assert "api_key" not in loaded.options and "sk-secret" not in repr(loaded)
+    # the file as the form wrote it before its fields came from the option table
+    path.write_text(json.dumps({"new_run": {"backend": "openai", "k": 4, "temperature": 0.5, "tasks": ["x"]}}))
+    assert load_form(path) == FormValues(options={"backend": "openai", "k": "4", "temperature": "0.5"}, tasks=["x"])
     path.write_text("{not json")
     assert load_form(path) == FormValues()
 

@@ -1,0 +1,218 @@
+"""The new-run form's fields, generated from the CLI's option table (`sgs.core.options`).
+
+Every option of `sgs run` is a field here, under the same group headings as
+`sgs run --help`, except those the form gives another way (the task picker's
+split filters) and those that only steer one command-line invocation (see
+`LEFT_OUT`). A field holds the text typed in it; `Option.parse` turns it
+into a value or one line saying what is valid, the same line the command
+line prints. Options a backend does not take (an OpenAI base URL for a local
+model) are hidden while that backend is chosen.
+"""
+from __future__ import annotations
+
+import inspect
+import re
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import Input, Label, Select
+
+from sgs.core.options import GROUP_TITLES, GROUPS, Option, options
+
+COMMAND = "run"
+# options of `sgs run` the form gives another way, or has no use for (and why)
+PICKER = {"split": "the task picker's split filter", "subset": "the task picker's split subset filter"}
+LEFT_OUT = {
+    "resume": "a run is resumed from the runs screen (r)",
+    "detach": "a run started from the app always runs detached, in its own session",
+    "quiet": "the app prints no per-sample lines to silence",
+}
+DEFAULT_LABEL = "default"   # a blank choice: the option's default (e.g. the backend named by the model)
+
+
+def form_options() -> list[Option]:
+    """The options the form has a field for, in `sgs run --help` order."""
+    return [o for o in options(COMMAND) if o.name not in PICKER and o.name not in LEFT_OUT]
+
+
+def placeholder(option: Option) -> str:
+    """What an empty field means: the option's default, as its help says it."""
+    if option.default is not None:
+        return str(option.default)
+    found = re.search(r"'([^']+)' \(default\)", option.help) or re.search(r"default:? ([^;)]+)", option.help)
+    if found:
+        return found.group(1).strip()
+    return "optional" if option.optional else ""
+
+
+def default_text(option: Option) -> str:
+    """The text a fresh field holds: the default itself, so that it shows."""
+    if option.default is None:
+        return ""
+    return f"{option.default:g}" if option.type is float else str(option.default)
+
+
+class OptionField(Horizontal):
+    """One option: its label and a widget (a Select for choices, else an Input)."""
+
+    def __init__(self, option: Option):
+        super().__init__(classes="option-row", id=f"row-{option.name}")
+        self.option = option
+        self.tooltip = option.help
+
+    def compose(self) -> ComposeResult:
+        option = self.option
+        yield Label(option.title)
+        choices = option.choice_list()
+        if choices is not None:
+            yield Select([(c, c) for c in choices], id=option.name, compact=True, allow_blank=option.optional,
+                         prompt=DEFAULT_LABEL, value=option.default if option.default is not None else Select.NULL)
+        else:
+            yield Input(default_text(option), id=option.name, compact=True, placeholder=placeholder(option))
+
+    @property
+    def widget(self) -> Input | Select:
+        return self.query_one(f"#{self.option.name}")
+
+    def text(self) -> str:
+        widget = self.widget
+        if isinstance(widget, Select):
+            return "" if widget.value is Select.NULL else str(widget.value)
+        return widget.value
+
+    def set_text(self, text: str) -> bool:
+        """Put a remembered or stored text in the field; False when a choice is no longer offered."""
+        widget = self.widget
+        if isinstance(widget, Select):
+            if text == "":
+                if not self.option.optional:
+                    return False
+                widget.clear()
+                return True
+            if text not in (self.option.choice_list() or ()):
+                return False
+            widget.value = text
+            return True
+        widget.value = text
+        return True
+
+    def value(self) -> Any:
+        """The field's value, or OptionError (one line, with what is valid)."""
+        return self.option.parse(self.text())
+
+
+def group_title(group: str) -> str:
+    """A heading for the fields of one group (the CLI's title without its notes in brackets)."""
+    return GROUP_TITLES[group].split(" (")[0]
+
+
+def grouped(fields: list[Option]) -> list[tuple[str, list[Option]]]:
+    return [(g, [o for o in fields if o.group == g]) for g in GROUPS if any(o.group == g for o in fields)]
+
+
+# -- which backend takes which option ---------------------------------------
+BACKEND_OPTION_GROUP = "backend"
+
+
+def backend_parameters() -> dict[str, set[str] | None]:
+    """Each registered backend's keyword parameters (None: unknown, so every backend option shows).
+
+    Read from the backend classes' signatures, so a new backend's options
+    show without a change here. Loading a class imports its module only
+    (the heavy libraries load when a model does).
+    """
+    from sgs.core.backends import BACKENDS
+
+    out: dict[str, set[str] | None] = {}
+    for name in BACKENDS.names():
+        try:
+            params = inspect.signature(BACKENDS.get(name)).parameters
+            out[name] = {p for p, v in params.items() if v.kind in (v.KEYWORD_ONLY, v.POSITIONAL_OR_KEYWORD)}
+        except Exception:  # noqa: BLE001 - an optional backend that does not import: show everything for it
+            out[name] = None
+    return out
+
+
+def shown_for_backend(option: Option, backend: str, parameters: dict[str, set[str] | None]) -> bool:
+    """Whether a backend option applies to `backend` (the others always do)."""
+    if option.group != BACKEND_OPTION_GROUP or option.name in ("backend", "model"):
+        return True
+    params = parameters.get(backend)
+    return params is None or option.name in params
+
+
+# -- a run's stored settings as form texts --------------------------------
+def stored_value(config: dict, path: str) -> Any:
+    """The value at a dotted path of a run's stored configuration ('sampling.max_tokens'), or None."""
+    node: Any = config
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def text_of(option: Option, value: Any) -> str:
+    if value is None:
+        return ""
+    if option.type is float:
+        return f"{float(value):g}"
+    return str(value)
+
+
+def texts_of_run(config: dict) -> dict[str, str]:
+    """The form's texts for a stored run (to retry one that failed to start): every recorded option."""
+    return {o.name: text_of(o, stored_value(config, o.config)) for o in form_options() if o.config}
+
+
+__all__ = ["COMMAND", "LEFT_OUT", "PICKER", "OptionField", "backend_parameters", "default_text", "form_options",
+           "group_title", "grouped", "placeholder", "shown_for_backend", "stored_value", "texts_of_run"]
+
+
+# -- the run's settings from the fields' values ------------------------------
+def _set_path(config: dict, path: str, value: Any) -> None:
+    *parents, last = path.split(".")
+    node = config
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[last] = value
+
+
+def check_together(values: dict[str, Any]) -> None:
+    """What one field alone cannot say (the same rule `sgs run` applies): OptionError in one line."""
+    from sgs.core.errors import OptionError
+
+    if values.get("audit") and values.get("time_top") is None:
+        raise OptionError("--audit needs --time-top (it samples what the budget left out)")
+
+
+def run_config(values: dict[str, Any], task_ids: list[str], base: dict | None = None):
+    """A RunConfig from the form's values (option name -> value; hidden fields absent).
+
+    `base`: the stored configuration of a run being retried; what the form
+    does not show (trial counts, a scripted backend's delay) carries over.
+    The backend is the one chosen, else the prefix of the model (`openai/NAME`),
+    else hf, as on the command line.
+    """
+    import copy
+
+    from sgs.core.backends import parse_model_spec
+    from sgs.core.engine import RunConfig
+    from sgs.core.options import OPTIONS
+
+    check_together(values)
+    model_spec = values.get("model") or "embedded"
+    backend, model = (values["backend"], model_spec) if values.get("backend") else parse_model_spec(model_spec)
+    config = copy.deepcopy(base) if base else {}
+    config["backend_options"] = {k: v for k, v in (config.get("backend_options") or {}).items() if k not in OPTIONS}
+    config.pop("seed", None)     # a seed left empty is a new random one
+    for option in form_options():
+        if not option.config or option.name in ("backend", "model") or option.name not in values:
+            continue
+        value = values[option.name]
+        if value is None and (option.config.startswith("backend_options.") or option.name == "seed"):
+            continue
+        _set_path(config, option.config, value)
+    config.update(task_ids=list(task_ids), backend=backend, model=model)
+    return RunConfig.from_dict(config)
