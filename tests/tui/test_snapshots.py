@@ -173,7 +173,8 @@ async def test_stats_screen(make_app):
         await pilot.pause()
         app.push_screen(StatsScreen(1))
         await both_sizes(app, pilot, "stats", lambda: app.screen.stats is not None,
-                         everywhere=("surprisal-top3", "most-confident", "Spearman"))
+                         everywhere=("surprisal-top3", "most-confident", "Spearman", "best-of-K fast_1", "o oracle",
+                                     "K (log scale)", "NLL/token vs speedup", "Expert Tail (3)", "1×"))
 
 
 async def test_new_run_screen(make_app, monkeypatch):

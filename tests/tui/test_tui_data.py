@@ -1,4 +1,4 @@
-"""The app's pure logic: candidate table rows, diff alignment, plots, formatting, form memory, the live feed."""
+"""The app's pure logic: candidate table rows, diff alignment, formatting, form memory, the live feed."""
 import json
 import math
 
@@ -9,7 +9,6 @@ from sgs.core.types import Generation
 from sgs.tui import fmt
 from sgs.tui.data import DataSource, LiveFeed, candidate_rows, summarise
 from sgs.tui.diffing import align, hunk_starts
-from sgs.tui.plot import column_chart, saturation_k, sparkline
 from sgs.tui.settings import FormValues, load_form, save_form
 from tui_fixtures import clock
 
@@ -72,18 +71,6 @@ def test_align_pads_changed_blocks_so_lines_stay_side_by_side():
     assert [r.left for r in rows if r.left is not None] == list(range(len(left)))
     assert [r.right for r in rows if r.right is not None] == list(range(len(right)))
     assert align(left, left) == [r for r in align(left, left) if r.tag == "equal"]
-
-
-def test_sparkline_and_column_chart():
-    assert sparkline([0.0, 0.01, 0.5, 1.0]) == "_▁▄█"
-    chart = column_chart([(1, 0.0), (2, 0.5), (3, 1.0)], height=2, width=10)
-    assert chart[0].endswith("  █") and chart[1].endswith(" ██")
-    assert chart[-1].strip().startswith("K=1")
-    # more points than columns: resampled, first and last kept
-    wide = column_chart([(k, k / 100) for k in range(1, 101)], height=3, width=20)
-    assert len(wide[0].split("┤")[1]) == 20 and wide[-1].rstrip().endswith("100")
-    assert saturation_k([(1, 0.5), (2, 0.96), (3, 1.0)]) == 2
-    assert saturation_k([(1, 0.0)]) is None
 
 
 def test_formatting():
