@@ -63,15 +63,22 @@ def _top_m_fast(fast_in_rank_order: list[bool], n: int, m: int, ks) -> np.ndarra
     a_j are: C(a_j, s) * C(n-j, d-1-s) / C(n, d) subsets, summed.
     """
     d = np.minimum(np.asarray(ks), n).astype(float)
-    total = np.zeros_like(d)
-    slow_above = 0
+    ranks, slow_above, slow = [], [], 0
     for j, fast in enumerate(fast_in_rank_order, start=1):
         if fast:
-            for s in range(min(m - 1, slow_above) + 1):
-                total += np.exp(_log_comb(slow_above, s) + _log_comb(n - j, d - 1 - s) - _log_comb(n, d))
+            ranks.append(j)
+            slow_above.append(slow)
         else:
-            slow_above += 1
-    return total
+            slow += 1
+    if not ranks:
+        return np.zeros_like(d)
+    # all terms at once (fast sample x s x K): C(a_j, s) is 0 for s > a_j, C(n-j, d-1-s) for d-1-s < 0
+    j = np.asarray(ranks, float)[:, None, None]
+    a = np.asarray(slow_above, float)[:, None, None]
+    s = np.arange(m, dtype=float)[None, :, None]
+    dd = d[None, None, :]
+    terms = np.exp(_log_comb(a, s) + _log_comb(n - j, dd - 1 - s) - _log_comb(n, dd))
+    return terms.sum(axis=(0, 1))
 
 
 # rank-and-keep-the-fastest strategies with an exact best-of-K: how many top samples each keeps
