@@ -118,7 +118,7 @@ async def shoot(db: Path, out: Path, size: tuple[int, int]) -> list[tuple[str, s
         save("sample_evaluation", "The same sample's evaluation: outcome, speedup with its interval, timings, errors")
 
         app.push_screen(StatsScreen(run["id"]))
-        await until(pilot, lambda: isinstance(app.screen, StatsScreen) and app.screen.stats is not None)
+        await until(pilot, lambda: isinstance(app.screen, StatsScreen) and app.screen.plots is not None)
         save("stats", f"Stats of run {run['id']}: strategy table, best-of-K curve, surprisal/speedup correlation")
 
         app.push_screen(NewRunScreen())

@@ -172,7 +172,7 @@ async def test_stats_screen(make_app):
     async with app.run_test(size=SIZES[0]) as pilot:
         await pilot.pause()
         app.push_screen(StatsScreen(1))
-        await both_sizes(app, pilot, "stats", lambda: app.screen.stats is not None,
+        await both_sizes(app, pilot, "stats", lambda: app.screen.plots is not None,
                          everywhere=("surprisal-top3", "most-confident", "Spearman", "best-of-K fast_1", "o oracle",
                                      "K (log scale)", "NLL/token vs speedup", "Expert Tail (3)", "1×"))
 

@@ -38,7 +38,8 @@ async def test_best_of_k_per_strategy_and_correlation(make_app, fixture_db):
     async with app.run_test(size=(80, 24)) as pilot:
         await open_stats(app, pilot)
         await wait_for(pilot, lambda: "Spearman" in screen_text(app))
-        curves = app.screen.stats["curves"]
+        await wait_for(pilot, lambda: app.screen.plots is not None)
+        curves = app.screen.plots["curves"]
         # one curve per strategy with an exact best-of-K, the numbers core.statistics computes, K on powers of two
         assert list(curves) == ["oracle", "surprisal-top3", "surprisal", "random", "most-confident"]
         for name, points in curves.items():
@@ -64,8 +65,8 @@ async def test_nll_against_speedup_splits_the_expert_tail(make_app, fixture_db):
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await open_stats(app, pilot)
-        await wait_for(pilot, lambda: app.screen.stats is not None)
-        groups = app.screen.stats["scatter"]
+        await wait_for(pilot, lambda: app.screen.plots is not None)
+        groups = app.screen.plots["scatter"]
         assert sorted(groups["Expert Tail"]) == in_tail and in_tail
         assert len(groups["Expert Tail"]) + len(groups["other correct"]) == len(timed)
         await pilot.pause(0.2)
@@ -85,7 +86,8 @@ async def test_a_budgeted_run_has_no_best_of_k(make_app, fixture_db):
     async with app.run_test(size=(120, 40)) as pilot:
         await open_stats(app, pilot)
         await wait_for(pilot, lambda: "Spearman" in screen_text(app))
-        assert app.screen.stats["curves"] == {}
+        await wait_for(pilot, lambda: app.screen.plots is not None)
+        assert app.screen.plots["curves"] == {}
         await wait_for(pilot, lambda: "best-of-K fast_1: n/a under a surprisal budget" in screen_text(app))
         assert "n/a" in table_rows(app.screen.query_one("#strategies", DataTable))[0]
 

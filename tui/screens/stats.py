@@ -56,19 +56,22 @@ def nll_speedup_groups(by_task: dict, rank_by: str) -> dict[str, list[tuple[floa
     return groups
 
 
-def compute_stats(data, run_id: int, rank_by: str | None = None) -> dict:
-    """Everything the screen shows, computed in a worker: a full candidates read is slow-ish."""
+def compute_summary(data, run_id: int, rank_by: str | None = None) -> tuple[dict, dict]:
+    """The strategy table's numbers (core.report.run_summary), and the candidates they came from."""
     from sgs.core.report import RunData, budget_of, run_summary
 
     run = data.run(run_id)
     by_task = data.candidates_by_task(run_id)
-    summary = run_summary(RunData(run_id, run, by_task, budget_of(run)), rank_by, curve=False)
-    k = run.get("k") or max((len(c) for c in by_task.values()), default=1)
+    return run_summary(RunData(run_id, run, by_task, budget_of(run)), rank_by, curve=False), by_task
+
+
+def compute_plots(summary: dict, by_task: dict) -> dict:
+    """The plots' numbers: best-of-K per strategy and (mean NLL, speedup) by group."""
+    k = summary["run"].get("k") or max((len(c) for c in by_task.values()), default=1)
     # under a surprisal budget only the top samples were evaluated: a best-of-K over all of them is not known
-    summary["curves"] = {} if summary["budget"] is not None or not summary["n_samples"] else \
+    curves = {} if summary["budget"] is not None or not summary["n_samples"] else \
         strategy_curves(by_task, summary["rank_by"], k)
-    summary["scatter"] = nll_speedup_groups(by_task, summary["rank_by"])
-    return summary
+    return {"curves": curves, "scatter": nll_speedup_groups(by_task, summary["rank_by"])}
 
 
 class StatsScreen(SgsScreen):
@@ -82,7 +85,8 @@ class StatsScreen(SgsScreen):
         super().__init__()
         self.run_id = run_id
         self.rank_by = rank_by
-        self.stats: dict | None = None
+        self.stats: dict | None = None   # the table's numbers
+        self.plots: dict | None = None   # the plots' numbers, a moment later
 
     def compose(self) -> ComposeResult:
         yield TitleBar(f" run {self.run_id} · stats", id="title")
@@ -104,10 +108,16 @@ class StatsScreen(SgsScreen):
 
     @work(thread=True, exclusive=True, group="stats.load", exit_on_error=False, name="computing stats")
     def load(self) -> None:
-        self.post_message(Loaded("stats", compute_stats(self.data, self.run_id, self.rank_by)))
+        # the table first: the best-of-K curves of five strategies take as long again on a large run
+        summary, by_task = compute_summary(self.data, self.run_id, self.rank_by)
+        self.post_message(Loaded("stats", summary))
+        self.post_message(Loaded("stats plots", (summary["rank_by"], compute_plots(summary, by_task))))
 
     @on(Loaded)
     def _loaded(self, message: Loaded) -> None:
+        if message.what == "stats plots":
+            self._plots_loaded(*message.value)
+            return
         if message.what != "stats":
             return
         s = self.stats = message.value
@@ -130,12 +140,18 @@ class StatsScreen(SgsScreen):
                 cell(f"{r.fast_1_unflagged:.2f}", "right"),
             ]))
         sync_rows(self.query_one(DataTable), rows)
-        plot = self.query_one("#best-of-k", BestOfKPlot)
-        plot.empty_text = "best-of-K fast_1: n/a under a surprisal budget" if s["budget"] is not None else None
-        plot.set_curves(s["curves"])
-        # the Expert Tail is each task's top quarter by the rank key (the title bar names it)
-        self.query_one("#nll-speedup", NllSpeedupScatter).set_groups(s["scatter"], "NLL/token vs speedup")
         self._render_correlation()
+
+    def _plots_loaded(self, rank_by: str, plots: dict) -> None:
+        if self.stats is None or rank_by != self.stats["rank_by"]:
+            return   # the rank key changed meanwhile: the next load brings its own
+        self.plots = plots
+        plot = self.query_one("#best-of-k", BestOfKPlot)
+        plot.empty_text = "best-of-K fast_1: n/a under a surprisal budget" if self.stats["budget"] is not None \
+            else None
+        plot.set_curves(plots["curves"])
+        # the Expert Tail is each task's top quarter by the rank key (the title bar names it)
+        self.query_one("#nll-speedup", NllSpeedupScatter).set_groups(plots["scatter"], "NLL/token vs speedup")
 
     def _render_correlation(self) -> None:
         c = self.stats["correlation"]
