@@ -148,9 +148,11 @@ class NewRunScreen(SgsScreen):
                 self.query_one(f"#{name}", Select).value = value
             except Exception:  # noqa: BLE001 - a remembered value no longer offered keeps the default
                 pass
-        for row in self.query(OptionField):
-            if row.option.name in form.options:
-                row.set_text(form.options[row.option.name])  # a choice no longer offered keeps the default
+        # the remembered texts are not edits: no per-field check and message for each
+        with self.prevent(Input.Changed, Select.Changed):
+            for row in self.query(OptionField):
+                if row.option.name in form.options:
+                    row.set_text(form.options[row.option.name])  # a choice no longer offered keeps the default
 
     # -- which fields show, and what the focused one means ------------------
     def chosen_backend(self) -> str:
@@ -162,12 +164,15 @@ class NewRunScreen(SgsScreen):
     def _show_backend_fields(self) -> None:
         backend = self.chosen_backend()
         for row in self.query(OptionField):
-            row.display = shown_for_backend(row.option, backend, self.backend_params)
+            shown = shown_for_backend(row.option, backend, self.backend_params)
+            if row.display != shown:
+                row.display = shown
 
     def say(self, text: str, *, error: bool = False) -> None:
         """The message line under the form: a field's help, a bad value, or the launch's progress."""
         line = self.query_one("#form-message", Static)
-        line.set_class(error, "-error")
+        if line.has_class("-error") != error:
+            line.set_class(error, "-error")
         line.update(fit(("✗ " if error else " ") + text, max(self.app.size.width, 20)))
 
     def _help_of(self, row: OptionField) -> str:
@@ -175,24 +180,26 @@ class NewRunScreen(SgsScreen):
         return f"{option.flag}: {option.help}; {option.describe()}"
 
     def on_descendant_focus(self, event) -> None:
-        # mark the row that holds the focus: its label is shown reversed (visible without colour)
-        current = None
-        for row in self.query(OptionField):
-            inside = event.widget in row.query("*")
-            row.set_class(inside, "-current")
-            if inside:
-                current = row
+        # mark the row that holds the focus: its label is shown reversed (visible without colour);
+        # only the rows that change are restyled (restyling every row made each focus move slow)
+        current = next((r for r in event.widget.ancestors_with_self if isinstance(r, OptionField)), None)
+        for row in self.query(".option-row.-current"):
+            if row is not current:
+                row.remove_class("-current")
         if current is not None:
+            current.add_class("-current")
             self._check_field(current, quiet=True)
 
     def _check_field(self, row: OptionField, quiet: bool = False) -> bool:
         try:
             row.value()
         except OptionError as exc:
-            row.set_class(True, "-invalid")
+            if not row.has_class("-invalid"):
+                row.add_class("-invalid")
             self.say(str(exc), error=True)
             return False
-        row.set_class(False, "-invalid")
+        if row.has_class("-invalid"):
+            row.remove_class("-invalid")
         self.say(self._help_of(row))
         return True
 
