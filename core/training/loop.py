@@ -82,8 +82,9 @@ class _TokenRecorder:
         self.pending: deque = deque()
         self.errors: list[str] = []
 
-    def generate(self, prompt, k, params):
-        for generation in self.inner.generate(prompt, k, params):
+    def generate(self, prompt, k, params, **options):
+        # options: what the inner backend takes (e.g. `progress`, offered since it reports it)
+        for generation in self.inner.generate(prompt, k, params, **options):
             self.pending.append(generation)
             yield generation
 
