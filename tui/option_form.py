@@ -166,10 +166,6 @@ def texts_of_run(config: dict) -> dict[str, str]:
     return {o.name: text_of(o, stored_value(config, o.config)) for o in form_options() if o.config}
 
 
-__all__ = ["COMMAND", "LEFT_OUT", "PICKER", "OptionField", "backend_parameters", "default_text", "form_options",
-           "group_title", "grouped", "placeholder", "shown_for_backend", "stored_value", "texts_of_run"]
-
-
 # -- the run's settings from the fields' values ------------------------------
 def _set_path(config: dict, path: str, value: Any) -> None:
     *parents, last = path.split(".")
@@ -216,3 +212,8 @@ def run_config(values: dict[str, Any], task_ids: list[str], base: dict | None = 
         _set_path(config, option.config, value)
     config.update(task_ids=list(task_ids), backend=backend, model=model)
     return RunConfig.from_dict(config)
+
+
+__all__ = ["COMMAND", "LEFT_OUT", "PICKER", "OptionField", "backend_parameters", "check_together", "default_text",
+           "form_options", "group_title", "grouped", "placeholder", "run_config", "shown_for_backend", "stored_value",
+           "texts_of_run"]
