@@ -124,7 +124,8 @@ async def until(predicate, timeout: float = 10.0) -> None:
 
 
 def openers(t: Target) -> list[tuple[str, str, object, object]]:
-    """(key, label, make the screen, its content is shown) for every screen."""
+    """(key, label, make the screen, its content is shown) for every screen; the diff and the keys are
+    opened from the candidates screen beneath (their `make` takes the app)."""
     from textual.widgets import DataTable
 
     from sgs.tui.screens.candidates import CandidatesScreen
@@ -149,22 +150,23 @@ def openers(t: Target) -> list[tuple[str, str, object, object]]:
         ("sample", "sample: code", lambda: SampleScreen(t.run_id, t.sample_id), lambda s: s.sample is not None),
         ("sample", "sample: token surprisal", lambda: SampleScreen(t.run_id, t.sample_id, tab="surprisal"),
          lambda s: s.sample is not None and s.scores),
-        ("diff", "diff: top-3 pick vs oracle", None, lambda s: isinstance(s, DiffScreen) and s.rows),
+        ("diff", "diff: top-3 pick vs oracle",
+         lambda app: open_pair(app.screen, t.run_id, t.task_id, "surprisal", "oracle", "surprisal-top3"),
+         lambda s: isinstance(s, DiffScreen) and s.rows),
         ("stats", f"stats of run {t.run_id}: table", lambda: StatsScreen(t.run_id),
          lambda s: s.stats is not None and rows(s, "#strategies") == 5),
         ("stats_plots", f"stats of run {t.run_id}: plots", lambda: StatsScreen(t.run_id),
          lambda s: s.plots is not None and rows(s, "#strategies") == 5),
-        ("new_run", "new run form", NewRunScreen, lambda s: s.tasks and s.shown),
-        ("help", "keys (?) of the candidates screen", None, lambda s: isinstance(s, HelpScreen) and s.is_mounted),
+        ("new_run", "new run: task picker", NewRunScreen, lambda s: s.tasks and s.shown),
+        ("new_run", "new run: every option field", NewRunScreen, lambda s: s.tasks and s.shown and s.fields_ready),
+        ("help", "keys (?) of the candidates screen", lambda app: app.push_screen(HelpScreen(app.screen)),
+         lambda s: isinstance(s, HelpScreen) and s.is_mounted),
     ]
     if t.training_id is not None:
         out += [("training_runs", "training runs", TrainingRunsScreen,
                  lambda s: rows(s, "#training-table") == t.n_training),
                 ("training_steps", f"training run {t.training_id} ({t.n_steps} steps)",
                  lambda: TrainingRunScreen(t.training_id), lambda s: rows(s, "#steps-table") == t.n_steps)]
-    out[5] = (*out[5][:2], lambda app: open_pair(app.screen, t.run_id, t.task_id, "surprisal", "oracle",
-                                                  "surprisal-top3"), out[5][3])
-    out[9] = (*out[9][:2], lambda app: app.push_screen(HelpScreen(app.screen)), out[9][3])
     return out
 
 

@@ -125,7 +125,8 @@ async def shoot(db: Path, out: Path, size: tuple[int, int]) -> list[tuple[str, s
         save("stats", f"Stats of run {run['id']}: strategy table, best-of-K curve, surprisal/speedup correlation")
 
         app.push_screen(NewRunScreen())
-        await until(pilot, lambda: isinstance(app.screen, NewRunScreen) and app.screen.tasks)
+        await until(pilot, lambda: isinstance(app.screen, NewRunScreen) and app.screen.tasks
+                    and app.screen.fields_ready)
         app.screen.query_one("#filter", Input).value = "builtin"
         await until(pilot, lambda: app.screen.shown)
         save("new_run", "New run: task picker with filters, and every option of `sgs run` in its groups")

@@ -15,8 +15,9 @@ import re
 from typing import Any
 
 from textual.app import ComposeResult
-from textual.containers import Horizontal
-from textual.widgets import Input, Label, Select
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.widgets import Input, Label, Select, Static
 
 from sgs.core.options import GROUP_TITLES, GROUPS, Option, options
 
@@ -56,9 +57,10 @@ def default_text(option: Option) -> str:
 class OptionField(Horizontal):
     """One option: its label and a widget (a Select for choices, else an Input)."""
 
-    def __init__(self, option: Option):
+    def __init__(self, option: Option, text: str | None = None):
         super().__init__(classes="option-row", id=f"row-{option.name}")
         self.option = option
+        self.initial = text   # a remembered or stored text; None: the option's default
         self.tooltip = option.help
 
     def compose(self) -> ComposeResult:
@@ -66,10 +68,14 @@ class OptionField(Horizontal):
         yield Label(option.title)
         choices = option.choice_list()
         if choices is not None:
+            value = option.default if option.default is not None else Select.NULL
+            if self.initial is not None and (self.initial in choices or (self.initial == "" and option.optional)):
+                value = self.initial or Select.NULL   # a choice no longer offered keeps the default
             yield Select([(c, c) for c in choices], id=option.name, compact=True, allow_blank=option.optional,
-                         prompt=DEFAULT_LABEL, value=option.default if option.default is not None else Select.NULL)
+                         prompt=DEFAULT_LABEL, value=value)
         else:
-            yield Input(default_text(option), id=option.name, compact=True, placeholder=placeholder(option))
+            text = default_text(option) if self.initial is None else self.initial
+            yield Input(text, id=option.name, compact=True, placeholder=placeholder(option))
 
     @property
     def widget(self) -> Input | Select:
@@ -81,25 +87,30 @@ class OptionField(Horizontal):
             return "" if widget.value is Select.NULL else str(widget.value)
         return widget.value
 
-    def set_text(self, text: str) -> bool:
-        """Put a remembered or stored text in the field; False when a choice is no longer offered."""
-        widget = self.widget
-        if isinstance(widget, Select):
-            if text == "":
-                if not self.option.optional:
-                    return False
-                widget.clear()
-                return True
-            if text not in (self.option.choice_list() or ()):
-                return False
-            widget.value = text
-            return True
-        widget.value = text
-        return True
-
     def value(self) -> Any:
         """The field's value, or OptionError (one line, with what is valid)."""
         return self.option.parse(self.text())
+
+
+class OptionFields(VerticalScroll):
+    """Every field of the form under its group's heading, each holding its text from `texts` (or its default)."""
+
+    class Ready(Message):
+        """The fields are mounted (they are mounted after the screen's first paint: see NewRunScreen)."""
+
+    def __init__(self, texts: dict[str, str], **kwargs):
+        super().__init__(**kwargs)
+        self.texts = texts
+
+    def compose(self) -> ComposeResult:
+        # one field per option of `sgs run`, under the groups of `sgs run --help`
+        for group, fields in grouped(form_options()):
+            yield Static(group_title(group), classes="group-title")
+            for option in fields:
+                yield OptionField(option, self.texts.get(option.name))
+
+    def on_mount(self) -> None:
+        self.post_message(self.Ready())
 
 
 def group_title(group: str) -> str:
@@ -214,6 +225,6 @@ def run_config(values: dict[str, Any], task_ids: list[str], base: dict | None = 
     return RunConfig.from_dict(config)
 
 
-__all__ = ["COMMAND", "LEFT_OUT", "PICKER", "OptionField", "backend_parameters", "check_together", "default_text",
+__all__ = ["COMMAND", "LEFT_OUT", "PICKER", "OptionField", "OptionFields", "backend_parameters", "check_together", "default_text",
            "form_options", "group_title", "grouped", "placeholder", "run_config", "shown_for_backend", "stored_value",
            "texts_of_run"]

@@ -38,7 +38,8 @@ def shown(app) -> list[str]:
 async def open_form(app, pilot):
     await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen))
     await pilot.press("n")
-    await wait_for(pilot, lambda: isinstance(app.screen, NewRunScreen) and app.screen.tasks)
+    await wait_for(pilot, lambda: isinstance(app.screen, NewRunScreen) and app.screen.tasks
+                   and app.screen.fields_ready)
 
 
 async def test_type_to_filter_toggle_and_select_all_shown(make_app):

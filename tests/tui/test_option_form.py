@@ -61,7 +61,8 @@ def form_verdict(row: OptionField, text: str):
 async def open_form(app, pilot):
     await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen))
     await pilot.press("n")
-    await wait_for(pilot, lambda: isinstance(app.screen, NewRunScreen) and app.screen.tasks)
+    await wait_for(pilot, lambda: isinstance(app.screen, NewRunScreen) and app.screen.tasks
+                   and app.screen.fields_ready)
     return {row.option.name: row for row in app.screen.query(OptionField)}
 
 

@@ -199,7 +199,7 @@ async def test_new_run_screen(make_app, monkeypatch):
     async with app.run_test(size=SIZES[0]) as pilot:
         await pilot.pause()
         app.push_screen(NewRunScreen())
-        await wait_for(pilot, lambda: app.screen.tasks)
+        await wait_for(pilot, lambda: app.screen.tasks and app.screen.fields_ready)
         app.screen.query_one("#filter", Input).value = "soft"
         await wait_for(pilot, lambda: app.screen.shown == ["builtin/softmax"])
         app.screen.query_one("#k", Input).focus()

@@ -12,16 +12,16 @@ from __future__ import annotations
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.events import Key
+from textual.lazy import Lazy
 from textual.widgets import Button, Footer, Input, Select, SelectionList, Static
 from textual.widgets.selection_list import Selection
 
 from sgs.core.errors import OptionError
 
 from ..messages import Loaded
-from ..option_form import (OptionField, backend_parameters, form_options, group_title, grouped, run_config,
-                           shown_for_backend, texts_of_run)
+from ..option_form import OptionField, OptionFields, backend_parameters, run_config, shown_for_backend, texts_of_run
 from ..settings import FormValues, load_form, save_form
 from ..widgets import TaskList, TitleBar, fit
 from .base import SgsScreen, one_line
@@ -56,6 +56,7 @@ class NewRunScreen(SgsScreen):
         self.chosen: set[str] = set()
         self.form = FormValues()
         self.backend_params: dict = {}
+        self.fields_ready = False
         self._starting = False
         self._rescan_timer = None
         self._loaded_sources: tuple[str, str] = ("", "")
@@ -82,12 +83,10 @@ class NewRunScreen(SgsScreen):
                 yield TaskList(id="task-list")
                 yield Static("loading tasks…", id="task-count")
             with Vertical(id="options"):
-                with VerticalScroll(id="fields"):
-                    # one field per option of `sgs run`, under the groups of `sgs run --help`
-                    for group, fields in grouped(form_options()):
-                        yield Static(group_title(group), classes="group-title")
-                        for option in fields:
-                            yield OptionField(option)
+                # the fields (some 150 widgets) are mounted after the first paint: the task picker, which
+                # is used first, shows at once; they are born with the remembered values
+                self.form = self._initial_form()
+                yield Lazy(OptionFields(self.form.options, id="fields"))
                 yield Button("Start run  ^s", id="start", variant="primary", compact=True)
         yield Static("", id="form-message")
         yield Footer(compact=True)
@@ -99,11 +98,24 @@ class NewRunScreen(SgsScreen):
     def field(self, name: str) -> OptionField:
         return self.query_one(f"#row-{name}", OptionField)
 
-    @work(thread=True, exclusive=True, group="new.load", exit_on_error=False, name="listing tasks")
-    def load(self) -> None:
+    def _initial_form(self) -> FormValues:
+        """The remembered values (a small file), or those of the run being retried."""
         form = load_form() if self.retry is None else form_of_run(self.retry)
         if self.retry is None and self.app.kernelbench:
             form.options["kernelbench"] = self.app.kernelbench   # `sgs tui --kernelbench` wins over memory
+        return form
+
+    @on(OptionFields.Ready)
+    def _fields_ready(self) -> None:
+        if not self.is_attached or not self.query(OptionField):
+            return   # the screen was closed before its fields were in
+        self.fields_ready = True
+        if self.tasks:
+            self._show_backend_fields()
+
+    @work(thread=True, exclusive=True, group="new.load", exit_on_error=False, name="listing tasks")
+    def load(self) -> None:
+        form = self.form
         parameters = backend_parameters()
         tasks, errors, problem = self._scan(form.options.get("kernelbench"), form.options.get("dataset_file"))
         self.post_message(Loaded("tasks", (form, parameters, tasks, errors, problem)))
@@ -124,8 +136,9 @@ class NewRunScreen(SgsScreen):
     def _loaded(self, message: Loaded) -> None:
         if message.what == "tasks":
             form, self.backend_params, self.tasks, self.task_errors, problem = message.value
-            self._apply_form(form)
-            self._show_backend_fields()
+            self._apply_filters(form)
+            if self.fields_ready:
+                self._show_backend_fields()
             self.refilter()
             self._loaded_sources = (form.options.get("kernelbench", ""), form.options.get("dataset_file", ""))
         elif message.what == "rescanned":
@@ -138,8 +151,8 @@ class NewRunScreen(SgsScreen):
             self.say(problem, error=True)
             self.notify(problem, title="tasks", severity="error")
 
-    def _apply_form(self, form: FormValues) -> None:
-        self.form = form
+    def _apply_filters(self, form: FormValues) -> None:
+        """The picker's remembered filters and chosen tasks (the fields hold their texts from the start)."""
         known = {t.id for t in self.tasks}
         self.chosen = {t for t in form.tasks if t in known}
         for name, value in (("source", form.source), ("level", form.level), ("split", form.split),
@@ -148,11 +161,6 @@ class NewRunScreen(SgsScreen):
                 self.query_one(f"#{name}", Select).value = value
             except Exception:  # noqa: BLE001 - a remembered value no longer offered keeps the default
                 pass
-        # the remembered texts are not edits: no per-field check and message for each
-        with self.prevent(Input.Changed, Select.Changed):
-            for row in self.query(OptionField):
-                if row.option.name in form.options:
-                    row.set_text(form.options[row.option.name])  # a choice no longer offered keeps the default
 
     # -- which fields show, and what the focused one means ------------------
     def chosen_backend(self) -> str:
@@ -207,7 +215,7 @@ class NewRunScreen(SgsScreen):
     @on(Select.Changed, ".option-row Select")
     def _field_changed(self, event) -> None:
         row = next((r for r in event.control.ancestors if isinstance(r, OptionField)), None)
-        if row is None or not self.tasks:
+        if row is None or not self.tasks or not self.fields_ready:
             return
         self._check_field(row)
         name = row.option.name
@@ -330,6 +338,8 @@ class NewRunScreen(SgsScreen):
     # -- starting ---------------------------------------------------------
     def read_form(self):
         """The form as values to remember and the run's settings; FormError (one line) on a bad field."""
+        if not self.fields_ready:
+            raise FormError("the form's fields are still loading: a moment")
         rows = list(self.query(OptionField))
         ordered = [t.id for t in self.tasks if t.id in self.chosen]
         values = {}
