@@ -158,7 +158,7 @@ def openers(t: Target) -> list[tuple[str, str, object, object]]:
         ("stats_plots", f"stats of run {t.run_id}: plots", lambda: StatsScreen(t.run_id),
          lambda s: s.plots is not None and rows(s, "#strategies") == 5),
         ("new_run", "new run: task picker", NewRunScreen, lambda s: s.tasks and s.shown),
-        ("new_run", "new run: every option field", NewRunScreen, lambda s: s.tasks and s.shown and s.fields_ready),
+        ("new_run", "new run: the whole form", NewRunScreen, lambda s: s.tasks and s.shown and s.fields_ready),
         ("help", "keys (?) of the candidates screen", lambda app: app.push_screen(HelpScreen(app.screen)),
          lambda s: isinstance(s, HelpScreen) and s.is_mounted),
     ]

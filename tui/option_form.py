@@ -7,6 +7,12 @@ split filters) and those that only steer one command-line invocation (see
 into a value or one line saying what is valid, the same line the command
 line prints. Options a backend does not take (an OpenAI base URL for a local
 model) are hidden while that backend is chosen.
+
+Each group opens and closes (Enter on its title). Only the
+groups most runs change are open at first; the fields of the others are
+mounted when their group is first opened (each field is a few widgets, and
+mounting all of them made the form slow to open), and until then their text
+is the remembered one, or the default.
 """
 from __future__ import annotations
 
@@ -14,9 +20,13 @@ import inspect
 import re
 from typing import Any
 
+from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
+from textual.css.query import NoMatches
 from textual.message import Message
+from textual.reactive import reactive
 from textual.widgets import Input, Label, Select, Static
 
 from sgs.core.options import GROUP_TITLES, GROUPS, Option, options
@@ -30,6 +40,7 @@ LEFT_OUT = {
     "quiet": "the app prints no per-sample lines to silence",
 }
 DEFAULT_LABEL = "default"   # a blank choice: the option's default (e.g. the backend named by the model)
+OPEN_GROUPS = ("tasks", "sampling")   # open when the form opens; the others mount their fields when opened
 
 
 def form_options() -> list[Option]:
@@ -54,6 +65,20 @@ def default_text(option: Option) -> str:
     return f"{option.default:g}" if option.type is float else str(option.default)
 
 
+def initial_text(option: Option, text: str | None) -> str:
+    """The text a field starts with: a remembered or stored text (None: the default).
+
+    A choice no longer offered keeps the default; a blank choice is the
+    option's default only where the option may be left out.
+    """
+    choices = option.choice_list()
+    if choices is None:
+        return default_text(option) if text is None else text
+    if text is not None and (text in choices or (text == "" and option.optional)):
+        return text
+    return "" if option.default is None else str(option.default)
+
+
 class OptionField(Horizontal):
     """One option: its label and a widget (a Select for choices, else an Input)."""
 
@@ -67,14 +92,11 @@ class OptionField(Horizontal):
         option = self.option
         yield Label(option.title)
         choices = option.choice_list()
+        text = initial_text(option, self.initial)
         if choices is not None:
-            value = option.default if option.default is not None else Select.NULL
-            if self.initial is not None and (self.initial in choices or (self.initial == "" and option.optional)):
-                value = self.initial or Select.NULL   # a choice no longer offered keeps the default
             yield Select([(c, c) for c in choices], id=option.name, compact=True, allow_blank=option.optional,
-                         prompt=DEFAULT_LABEL, value=value)
+                         prompt=DEFAULT_LABEL, value=text or Select.NULL)
         else:
-            text = default_text(option) if self.initial is None else self.initial
             yield Input(text, id=option.name, compact=True, placeholder=placeholder(option))
 
     @property
@@ -92,25 +114,126 @@ class OptionField(Horizontal):
         return self.option.parse(self.text())
 
 
+class GroupTitle(Static, can_focus=True):
+    """A group's heading, which opens or closes its fields (enter, or a click)."""
+
+    BINDINGS = [Binding("enter", "toggle", "Open/close", tooltip="Open or close this group of options")]
+    opened = reactive(False)
+
+    class Toggled(Message):
+        def __init__(self, title: "GroupTitle"):
+            super().__init__()
+            self.title = title
+
+    def __init__(self, group: str, opened: bool):
+        super().__init__(id=f"group-{group}", classes="group-title")
+        self.group = group
+        self.set_reactive(GroupTitle.opened, opened)
+
+    def render(self) -> str:
+        return f"{'▼' if self.opened else '▶'} {group_title(self.group)}"
+
+    def action_toggle(self) -> None:
+        self.opened = not self.opened
+
+    def on_click(self) -> None:
+        self.opened = not self.opened
+
+    def watch_opened(self) -> None:
+        self.post_message(self.Toggled(self))
+
+
 class OptionFields(VerticalScroll):
-    """Every field of the form under its group's heading, each holding its text from `texts` (or its default)."""
+    """Every option of the form under its group's title, each holding its text from `texts` (or its default).
+
+    The fields of a closed group are not mounted until it is first opened;
+    `text(name)` answers for every option either way.
+    """
 
     class Ready(Message):
-        """The fields are mounted (they are mounted after the screen's first paint: see NewRunScreen)."""
+        """The open groups' fields are mounted (the screen sets which fields apply once its tasks are in)."""
 
     def __init__(self, texts: dict[str, str], **kwargs):
         super().__init__(**kwargs)
-        self.texts = texts
+        self.texts = dict(texts)
+        self.by_name = {o.name: o for o in form_options()}
+        self.mounted_groups: set[str] = set()
+        self.shown: Any = lambda option: True   # which fields show (the screen's rule: the backend's options)
 
     def compose(self) -> ComposeResult:
-        # one field per option of `sgs run`, under the groups of `sgs run --help`
+        # one title per group of `sgs run --help`, then a field per option of the groups open at first
         for group, fields in grouped(form_options()):
-            yield Static(group_title(group), classes="group-title")
-            for option in fields:
-                yield OptionField(option, self.texts.get(option.name))
+            opened = group in OPEN_GROUPS
+            yield GroupTitle(group, opened)
+            if opened:
+                self.mounted_groups.add(group)
+                yield from (OptionField(option, self.texts.get(option.name)) for option in fields)
 
     def on_mount(self) -> None:
         self.post_message(self.Ready())
+
+    @on(GroupTitle.Toggled)
+    async def _toggled(self, event: GroupTitle.Toggled) -> None:
+        event.stop()
+        if event.title.opened:
+            await self.mount_group(event.title.group)
+        self._display(self.rows(event.title.group))
+
+    def is_open(self, group: str) -> bool:
+        return self.query_one(f"#group-{group}", GroupTitle).opened
+
+    def _display(self, rows: list[OptionField]) -> None:
+        """Show the fields of open groups that apply (`shown`); hide the others."""
+        for row in rows:
+            visible = self.is_open(row.option.group) and bool(self.shown(row.option))
+            if row.display != visible:
+                row.display = visible
+
+    async def mount_group(self, group: str) -> None:
+        """Mount the fields of a group (once) after its title, holding their remembered texts."""
+        if group in self.mounted_groups:
+            return
+        self.mounted_groups.add(group)
+        rows = [OptionField(o, self.texts.get(o.name)) for o in self.by_name.values() if o.group == group]
+        self._display(rows)
+        await self.mount_all(rows, after=self.query_one(f"#group-{group}", GroupTitle))
+
+    async def reveal(self, name: str) -> OptionField:
+        """The field of option `name`, its group opened (and mounted) first."""
+        group = self.by_name[name].group
+        title = self.query_one(f"#group-{group}", GroupTitle)
+        title.opened = True
+        await self.mount_group(group)
+        row = self.query_one(f"#row-{name}", OptionField)
+        self._display([row])
+        return row
+
+    async def reveal_all(self) -> dict[str, OptionField]:
+        return {name: await self.reveal(name) for name in self.by_name}
+
+    def row(self, name: str) -> OptionField | None:
+        """The mounted field of option `name`; None while its group was never opened."""
+        try:
+            return self.query_one(f"#row-{name}", OptionField)
+        except NoMatches:
+            return None
+
+    def rows(self, group: str | None = None) -> list[OptionField]:
+        return [r for r in self.query(OptionField) if group is None or r.option.group == group]
+
+    def text(self, name: str) -> str:
+        """The text of option `name`: its field's, or (never opened) the remembered text or the default."""
+        row = self.row(name)
+        return row.text() if row is not None else initial_text(self.by_name[name], self.texts.get(name))
+
+    def value(self, name: str) -> Any:
+        """The value of option `name`, or OptionError (one line, with what is valid)."""
+        return self.by_name[name].parse(self.text(name))
+
+    def show(self, shown) -> None:
+        """Show only the fields `shown(option)` is true for (now, and in groups opened later)."""
+        self.shown = shown
+        self._display(self.rows())
 
 
 def group_title(group: str) -> str:
@@ -225,6 +348,6 @@ def run_config(values: dict[str, Any], task_ids: list[str], base: dict | None = 
     return RunConfig.from_dict(config)
 
 
-__all__ = ["COMMAND", "LEFT_OUT", "PICKER", "OptionField", "OptionFields", "backend_parameters", "check_together", "default_text",
-           "form_options", "group_title", "grouped", "placeholder", "run_config", "shown_for_backend", "stored_value",
-           "texts_of_run"]
+__all__ = ["COMMAND", "LEFT_OUT", "OPEN_GROUPS", "PICKER", "GroupTitle", "OptionField", "OptionFields", "backend_parameters",
+           "check_together", "default_text", "form_options", "group_title", "grouped", "initial_text", "placeholder",
+           "run_config", "shown_for_backend", "stored_value", "texts_of_run"]

@@ -33,6 +33,7 @@ async def test_a_launch_that_fails_shows_its_error_and_log_and_retries_with_edit
         await wait_for(pilot, lambda: isinstance(app.screen, NewRunScreen) and app.screen.tasks
                    and app.screen.fields_ready)
         form = app.screen
+        await form.fields.reveal_all()
         form.query_one("#backend", Select).value = "scripted"
         form.query_one("#model", Input).value = str(missing)
         form.query_one("#k", Input).value = "2"
@@ -54,6 +55,7 @@ async def test_a_launch_that_fails_shows_its_error_and_log_and_retries_with_edit
         await wait_for(pilot, lambda: isinstance(app.screen, NewRunScreen) and app.screen.tasks
                    and app.screen.fields_ready)
         form = app.screen
+        await form.fields.reveal_all()
         assert form.query_one("#model", Input).value == str(missing)
         assert form.query_one("#backend", Select).value == "scripted"
         assert form.query_one("#k", Input).value == "2" and form.chosen == {"builtin/relu"}

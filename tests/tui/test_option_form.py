@@ -63,7 +63,7 @@ async def open_form(app, pilot):
     await pilot.press("n")
     await wait_for(pilot, lambda: isinstance(app.screen, NewRunScreen) and app.screen.tasks
                    and app.screen.fields_ready)
-    return {row.option.name: row for row in app.screen.query(OptionField)}
+    return await app.screen.fields.reveal_all()   # every group opened, so that every field is mounted
 
 
 def probes(option) -> list[str]:

@@ -204,7 +204,9 @@ async def test_new_run_screen(make_app, monkeypatch):
         await wait_for(pilot, lambda: app.screen.shown == ["builtin/softmax"])
         app.screen.query_one("#k", Input).focus()
         await both_sizes(app, pilot, "new_run", lambda: app.screen.shown == ["builtin/softmax"],
-                         everywhere=("builtin/softmax", "1 of 10 shown", "Start run", "^s Start"))
+                         everywhere=("builtin/softmax", "1 of 10 shown", "Start run", "^s Start",
+                                     "▼ sampling", "K (samples per task) 8", "▶ evaluation", "▶ model backend",
+                                     "▶ run"))
 
 
 async def test_help_screen(make_app):

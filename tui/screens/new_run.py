@@ -14,14 +14,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.events import Key
-from textual.lazy import Lazy
 from textual.widgets import Button, Footer, Input, Select, SelectionList, Static
 from textual.widgets.selection_list import Selection
 
 from sgs.core.errors import OptionError
 
 from ..messages import Loaded
-from ..option_form import OptionField, OptionFields, backend_parameters, run_config, shown_for_backend, texts_of_run
+from ..option_form import (GroupTitle, OptionField, OptionFields, backend_parameters, form_options, group_title,
+                           run_config, shown_for_backend, texts_of_run)
 from ..settings import FormValues, load_form, save_form
 from ..widgets import TaskList, TitleBar, fit
 from .base import SgsScreen, one_line
@@ -83,10 +83,11 @@ class NewRunScreen(SgsScreen):
                 yield TaskList(id="task-list")
                 yield Static("loading tasks…", id="task-count")
             with Vertical(id="options"):
-                # the fields (some 150 widgets) are mounted after the first paint: the task picker, which
-                # is used first, shows at once; they are born with the remembered values
+                # only the open groups' fields are mounted with the screen (a field is a few widgets, and all
+                # of them made the form slow to open); the others mount theirs when opened. Every field is
+                # born with its remembered value
                 self.form = self._initial_form()
-                yield Lazy(OptionFields(self.form.options, id="fields"))
+                yield OptionFields(self.form.options, id="fields")
                 yield Button("Start run  ^s", id="start", variant="primary", compact=True)
         yield Static("", id="form-message")
         yield Footer(compact=True)
@@ -95,8 +96,9 @@ class NewRunScreen(SgsScreen):
         self.query_one("#task-list", SelectionList).border_title = "tasks"
         self.load()
 
-    def field(self, name: str) -> OptionField:
-        return self.query_one(f"#row-{name}", OptionField)
+    @property
+    def fields(self) -> OptionFields:
+        return self.query_one(OptionFields)
 
     def _initial_form(self) -> FormValues:
         """The remembered values (a small file), or those of the run being retried."""
@@ -107,7 +109,7 @@ class NewRunScreen(SgsScreen):
 
     @on(OptionFields.Ready)
     def _fields_ready(self) -> None:
-        if not self.is_attached or not self.query(OptionField):
+        if not self.is_attached or not self.query(OptionFields):
             return   # the screen was closed before its fields were in
         self.fields_ready = True
         if self.tasks:
@@ -166,15 +168,12 @@ class NewRunScreen(SgsScreen):
     def chosen_backend(self) -> str:
         from sgs.core.backends import parse_model_spec
 
-        chosen = self.field("backend").text()
-        return chosen or parse_model_spec(self.field("model").text().strip() or "embedded")[0]
+        chosen = self.fields.text("backend")
+        return chosen or parse_model_spec(self.fields.text("model").strip() or "embedded")[0]
 
     def _show_backend_fields(self) -> None:
-        backend = self.chosen_backend()
-        for row in self.query(OptionField):
-            shown = shown_for_backend(row.option, backend, self.backend_params)
-            if row.display != shown:
-                row.display = shown
+        backend, parameters = self.chosen_backend(), self.backend_params
+        self.fields.show(lambda option: shown_for_backend(option, backend, parameters))
 
     def say(self, text: str, *, error: bool = False) -> None:
         """The message line under the form: a field's help, a bad value, or the launch's progress."""
@@ -197,6 +196,12 @@ class NewRunScreen(SgsScreen):
         if current is not None:
             current.add_class("-current")
             self._check_field(current, quiet=True)
+        elif isinstance(event.widget, GroupTitle):
+            self._say_group(event.widget.group)
+
+    def _say_group(self, group: str) -> None:
+        names = ", ".join(o.title for o in form_options() if o.group == group)
+        self.say(f"{group_title(group)} (enter opens or closes): {names}")
 
     def _check_field(self, row: OptionField, quiet: bool = False) -> bool:
         try:
@@ -227,7 +232,7 @@ class NewRunScreen(SgsScreen):
             self._rescan_timer = self.set_timer(RESCAN_AFTER_S, self._rescan)
 
     def _rescan(self) -> None:
-        sources = (self.field("kernelbench").text().strip(), self.field("dataset_file").text().strip())
+        sources = (self.fields.text("kernelbench").strip(), self.fields.text("dataset_file").strip())
         if sources != self._loaded_sources:
             self.rescan(sources)
 
@@ -340,19 +345,20 @@ class NewRunScreen(SgsScreen):
         """The form as values to remember and the run's settings; FormError (one line) on a bad field."""
         if not self.fields_ready:
             raise FormError("the form's fields are still loading: a moment")
-        rows = list(self.query(OptionField))
+        fields = self.fields
+        backend = self.chosen_backend()
         ordered = [t.id for t in self.tasks if t.id in self.chosen]
         values = {}
-        for row in rows:
-            if not row.display:   # an option the chosen backend does not take
-                continue
+        for option in form_options():   # every option, its group opened or not
+            if not shown_for_backend(option, backend, self.backend_params):
+                continue   # an option the chosen backend does not take
             try:
-                values[row.option.name] = row.value()
+                values[option.name] = fields.value(option.name)
             except OptionError as exc:
-                raise FormError(str(exc), row.option.name) from None
+                raise FormError(str(exc), option.name) from None
         if not ordered:
             raise FormError("no tasks chosen: toggle some with space, or ^t selects all shown")
-        remembered = FormValues(options={row.option.name: row.text() for row in rows},
+        remembered = FormValues(options={o.name: fields.text(o.name) for o in form_options()},
                                 source=self._value("source"), level=self._value("level"), split=self._value("split"),
                                 subset=self._value("subset") or "eval", tasks=ordered)
         base = self.retry.get("config") if self.retry else None
@@ -363,17 +369,17 @@ class NewRunScreen(SgsScreen):
         return remembered, config
 
     @on(Button.Pressed, "#start")
-    def _start_pressed(self) -> None:
-        self.action_start()
+    async def _start_pressed(self) -> None:
+        await self.action_start()
 
-    def action_start(self) -> None:
+    async def action_start(self) -> None:
         if self._starting:
             return
         try:
             values, config = self.read_form()
         except FormError as exc:
-            if exc.field is not None:
-                row = self.field(exc.field)
+            if exc.field is not None:   # the field to fix, its group opened
+                row = await self.fields.reveal(exc.field)
                 row.set_class(True, "-invalid")
                 row.widget.focus()
             self.say(str(exc), error=True)
