@@ -129,7 +129,7 @@ async def shoot(db: Path, out: Path, size: tuple[int, int]) -> list[tuple[str, s
                     and app.screen.fields_ready)
         app.screen.query_one("#filter", Input).value = "builtin"
         await until(pilot, lambda: app.screen.shown)
-        save("new_run", "New run: task picker with filters, and every option of `sgs run` in its groups")
+        save("new_run", "New run: task picker with filters, and the options of `sgs run` in groups that open and close (enter)")
         await pilot.press("escape")
 
         app.push_screen(TrainingRunsScreen())
