@@ -376,6 +376,7 @@ class Engine:
             self.progress.generating(task.id, have, self.config.k)
 
             def progress(p, task_id=task.id, have=have):
+                self.progress.tokens(p.tokens)  # for the app in another process: tokens/s while a local model writes
                 self.emit(ev.GenerationProgress(self.run_id, task_id, have + p.samples_done, have + p.samples_total,
                                                 p.tokens, p.tokens_per_s))
             stream = generate(self.backend, prompt, missing, params, progress)

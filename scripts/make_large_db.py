@@ -1,7 +1,11 @@
 #!/usr/bin/env python
 """Make a large database for the app's benchmarks: 100 tasks x 64 samples, all evaluated.
 
-    python scripts/make_large_db.py /tmp/sgs-large.db [--tasks 100] [--k 64] [--runs 3]
+    python scripts/make_large_db.py /tmp/sgs-large.db [--tasks 100] [--k 64] [--runs 3] [--training]
+
+`--training` adds a batch TTT run at the paper's size (5 tasks, K=32, 8
+update steps: 9 evaluated steps), with rewards, losses, probe correlations
+and diversity as the training loop records them.
 
 Everything goes through the real Store API (create_run, add_sample,
 finish_evaluation), so the database is what a real run writes; durability
@@ -56,6 +60,17 @@ def make_tasks(n: int) -> list[Task]:
                  reference_src=REFERENCE.format(scale=i, size=256 * (1 + i % 8))) for i in range(1, n + 1)]
 
 
+def _synthetic_sample(rng: random.Random, task: Task, idx: int) -> tuple[str, Generation]:
+    body = rng.choice(BODIES).format(s=task.problem_id)
+    code = candidate(body) + f"# sample {idx}\n"
+    n_tokens = rng.randint(150, 900)
+    mean = rng.uniform(0.1, 1.2)
+    gen = Generation(text=f"```python\n{code}```", tokens=[f"t{j}" for j in range(n_tokens)],
+                     logprobs=[-rng.expovariate(1 / mean) for _ in range(n_tokens)], finish_reason="stop",
+                     latency_s=rng.uniform(1, 20), prompt_tokens=420)
+    return code, gen
+
+
 def add_run(store: Store, tasks: list[Task], k: int, rng: random.Random, name: str) -> int:
     config = {"task_ids": [t.id for t in tasks], "k": k, "backend": "scripted", "model": "synthetic",
               "eval": {"mode": "fast", "device": "cpu"}, "sampling": {"temperature": 1.0, "max_tokens": 1024}}
@@ -65,14 +80,7 @@ def add_run(store: Store, tasks: list[Task], k: int, rng: random.Random, name: s
     store.set_run_status(run_id, "running")
     for task in tasks:
         for idx in range(k):
-            body = rng.choice(BODIES).format(s=task.problem_id)
-            code = candidate(body) + f"# sample {idx}\n"  # distinct code, as real samples nearly always are
-            n_tokens = rng.randint(150, 900)
-            mean = rng.uniform(0.1, 1.2)
-            logprobs = [-rng.expovariate(1 / mean) for _ in range(n_tokens)]
-            text = f"```python\n{code}```"
-            gen = Generation(text=text, tokens=[f"t{j}" for j in range(n_tokens)], logprobs=logprobs,
-                             finish_reason="stop", latency_s=rng.uniform(1, 20), prompt_tokens=420)
+            code, gen = _synthetic_sample(rng, task, idx)  # distinct code, as real samples nearly always are
             sid = store.add_sample(run_id, task.id, idx, gen, code=code, code_kind="torch", code_start=10,
                                    code_end=10 + len(code), extraction_error=None, logprob_mode="raw")
             outcome = rng.choice(OUTCOMES)
@@ -95,7 +103,50 @@ def add_run(store: Store, tasks: list[Task], k: int, rng: random.Random, name: s
     return run_id
 
 
-def make_large_db(path: str | Path, *, n_tasks: int = 100, k: int = 64, runs: int = 1, seed: int = 0) -> Path:
+def add_training(store: Store, tasks: list[Task], rng: random.Random, *, k: int = 32, steps: int = 8) -> int:
+    """A batch TTT run recorded step by step through the Store's training API (rewards: 1 + a correct bonus)."""
+    from sgs.core.engine import RunConfig, create_run
+    from sgs.core.training import TrainingConfig, create_training
+
+    config = TrainingConfig(task_ids=[t.id for t in tasks], k=k, steps=steps, backend="hf", model="synthetic",
+                            name=f"ttt {len(tasks)}x{k}x{steps}")
+    tid = create_training(store, config, tasks)
+    store.set_training_status(tid, "running")
+    for step in range(steps + 1):
+        run_id = create_run(store, RunConfig(task_ids=[t.id for t in tasks], k=k, backend="scripted",
+                                             model="synthetic", name=f"ttt {tid} step {step}"), tasks,
+                            logprob_mode="raw")
+        store.start_training_step(tid, step, f"/ckpt/training-{tid}/step-{step}")
+        store.set_training_step_run(tid, step, run_id)
+        rows = []
+        for task in tasks:
+            for idx in range(k):
+                code, gen = _synthetic_sample(rng, task, idx)
+                sid = store.add_sample(run_id, task.id, idx, gen, code=code, code_kind="torch", code_start=10,
+                                       code_end=10 + len(code), extraction_error=None, logprob_mode="raw")
+                correct = rng.random() < 0.5
+                speedup = rng.lognormvariate(0, 0.5) if correct else None
+                store.finish_evaluation(sid, run_id, task.id, {
+                    "outcome": "correct" if correct else "incorrect", "speedup": speedup,
+                    "speedup_ci": [speedup * 0.93, speedup * 1.07] if correct else None})
+                store.add_training_sample(sid, tid, step, [1] * len(gen.tokens))
+                rows.append({"sample_id": sid, "correct": correct, "speedup": speedup,
+                             "reward": (speedup + 1.0) if correct else 0.0, "advantage": 0.0})
+        store.record_step_rewards(tid, step, rows, {"window": 32, "correct_bonus": 1.0, "history": {}})
+        store.merge_step_metrics(tid, step, {
+            "probe": {"rho": -0.198 - 0.01 * step, "rho_bottom_quartile": -0.24 - 0.025 * step},
+            "diversity": {"distinct_codes": k * len(tasks) - step, "distinct_share": 1.0,
+                          "mean_edit_distance": rng.uniform(20, 60)},
+            "sample_s": rng.uniform(30, 60)})
+        if step < steps:
+            store.merge_step_metrics(tid, step, {"update": {"loss": -rng.uniform(0.01, 0.1), "seconds": 20.0}})
+            store.record_step_update(tid, step, f"/ckpt/training-{tid}/step-{step + 1}")
+    store.set_training_status(tid, "finished")
+    return tid
+
+
+def make_large_db(path: str | Path, *, n_tasks: int = 100, k: int = 64, runs: int = 1, seed: int = 0,
+                  training: bool = False) -> Path:
     path = Path(path)
     if path.exists():
         raise FileExistsError(f"{path} exists; remove it first or choose another path")
@@ -107,6 +158,8 @@ def make_large_db(path: str | Path, *, n_tasks: int = 100, k: int = 64, runs: in
         # the big run first; more runs (smaller) make the runs screen longer
         add_run(store, tasks if n == 0 else tasks[: max(n_tasks // 10, 1)], k if n == 0 else max(k // 8, 1), rng,
                 f"large {n_tasks}x{k}" if n == 0 else f"small run {n}")
+    if training:
+        add_training(store, tasks[:5], rng)
     store.db.execute("PRAGMA synchronous = FULL")
     store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     store.close()
@@ -120,10 +173,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--k", type=int, default=64)
     p.add_argument("--runs", type=int, default=1, help="runs in all: one large, the rest small")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--training", action="store_true", help="add a batch TTT run (5 tasks, K=32, 8 steps)")
     args = p.parse_args(argv)
     started = time.perf_counter()
     try:
-        make_large_db(args.path, n_tasks=args.tasks, k=args.k, runs=args.runs, seed=args.seed)
+        make_large_db(args.path, n_tasks=args.tasks, k=args.k, runs=args.runs, seed=args.seed, training=args.training)
     except FileExistsError as exc:
         print(f"make_large_db: {exc}", file=sys.stderr)
         return 2

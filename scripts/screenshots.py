@@ -8,7 +8,9 @@ Shows the run with the most correct samples: its live view, the candidates
 of its task with the most correct samples, the surprisal pick's sample (its
 code, where the model was unsure of it, its evaluation), a diff of two
 samples marked in the table, the top-3 pick against the oracle's, and the
-stats; plus the runs screen, the keys of a screen and the new-run form.
+stats; plus the runs screen, the keys of a screen and the new-run form, and,
+when the database holds a training run (`sgs ttt ... --db` the same file),
+the training runs and the newest one's steps.
 """
 from __future__ import annotations
 
@@ -69,6 +71,7 @@ async def shoot(db: Path, out: Path, size: tuple[int, int]) -> list[tuple[str, s
     from sgs.tui.screens.runs import RunsScreen
     from sgs.tui.screens.sample import SampleScreen
     from sgs.tui.screens.stats import StatsScreen
+    from sgs.tui.screens.training import TrainingRunScreen, TrainingRunsScreen
 
     run, task, sample = pick_subjects(db)
     rank_by = run.get("rank_by") or "surprisal"
@@ -122,14 +125,27 @@ async def shoot(db: Path, out: Path, size: tuple[int, int]) -> list[tuple[str, s
         save("sample_evaluation", "The same sample's evaluation: outcome, speedup with its interval, timings, errors")
 
         app.push_screen(StatsScreen(run["id"]))
-        await until(pilot, lambda: isinstance(app.screen, StatsScreen) and app.screen.stats is not None)
+        await until(pilot, lambda: isinstance(app.screen, StatsScreen) and app.screen.plots is not None)
         save("stats", f"Stats of run {run['id']}: strategy table, best-of-K curve, surprisal/speedup correlation")
 
         app.push_screen(NewRunScreen())
-        await until(pilot, lambda: isinstance(app.screen, NewRunScreen) and app.screen.tasks)
+        await until(pilot, lambda: isinstance(app.screen, NewRunScreen) and app.screen.tasks
+                    and app.screen.fields_ready)
         app.screen.query_one("#filter", Input).value = "builtin"
         await until(pilot, lambda: app.screen.shown)
-        save("new_run", "New run: task picker with filters, backend, model and sampling options")
+        save("new_run", "New run: task picker with filters, and the options of `sgs run` in groups that open and close (enter)")
+        await pilot.press("escape")
+
+        app.push_screen(TrainingRunsScreen())
+        await until(pilot, lambda: isinstance(app.screen, TrainingRunsScreen) and app.screen.is_mounted)
+        await pilot.pause(1.2)   # the list is read once a second
+        if app.screen.runs:
+            save("training_runs", "Training runs (t on the runs screen): batch TTT and SDPO, with their progress")
+            training = app.screen.runs[0]
+            app.push_screen(TrainingRunScreen(training["id"]))
+            await until(pilot, lambda: isinstance(app.screen, TrainingRunScreen) and app.screen.view is not None)
+            save("training_steps", f"Training run {training['id']} ({training['method']}): per step fast_1, reward, "
+                 "loss, probe rho and diversity; ★ marks best-of-adaptation")
     return shots
 
 

@@ -40,6 +40,7 @@ class BestOfKPlot(PlotextPlot):
         self.curves = dict(curves or {})
         self.metric = metric
         self.title_text = title or f"best-of-K {metric}"
+        self.empty_text: str | None = None   # what shows instead of axes when there are no curves
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -68,13 +69,13 @@ class BestOfKPlot(PlotextPlot):
         plt.ylim(0, 1)
         plt.yticks([0, 0.25, 0.5, 0.75, 1.0], ["0", ".25", ".5", ".75", "1"])
         plt.title(self.title_text)
-        plt.xlabel("K (samples per task, log scale)")
+        plt.xlabel("K (log scale)")
         plt.ylabel(self.metric)
         self.refresh()
 
     def render(self):
         if not any(self.curves.values()):
-            return Text(f" {self.title_text}: no samples yet")
+            return Text(" " + (self.empty_text or f"{self.title_text}: no samples yet"))
         return super().render()
 
 

@@ -62,16 +62,35 @@ def _top_m_fast(fast_in_rank_order: list[bool], n: int, m: int, ks) -> np.ndarra
     drawn when none of the fast ones above it is drawn and s <= m-1 of the
     a_j are: C(a_j, s) * C(n-j, d-1-s) / C(n, d) subsets, summed.
     """
-    d = np.minimum(np.asarray(ks), n).astype(float)
-    total = np.zeros_like(d)
-    slow_above = 0
-    for j, fast in enumerate(fast_in_rank_order, start=1):
-        if fast:
-            for s in range(min(m - 1, slow_above) + 1):
-                total += np.exp(_log_comb(slow_above, s) + _log_comb(n - j, d - 1 - s) - _log_comb(n, d))
-        else:
-            slow_above += 1
-    return total
+    return _top_m_fast_tasks([fast_in_rank_order], [n], m, ks)[0]
+
+
+def _top_m_fast_tasks(orders: list[list[bool]], ns: list[int], m: int, ks) -> np.ndarray:
+    """`_top_m_fast` of many tasks at once (tasks x K): one array expression over every task's fast samples."""
+    ks = np.asarray(ks)
+    out = np.zeros((len(orders), len(ks)))
+    task, ranks, slow_above, n_of = [], [], [], []
+    for t, (order, n) in enumerate(zip(orders, ns)):
+        slow = 0
+        for j, fast in enumerate(order, start=1):
+            if fast:
+                task.append(t)
+                ranks.append(j)
+                slow_above.append(slow)
+                n_of.append(n)
+            else:
+                slow += 1
+    if not ranks:
+        return out
+    # (fast sample x s x K): C(a_j, s) is 0 for s > a_j, C(n-j, d-1-s) for d-1-s < 0
+    n = np.asarray(n_of, float)[:, None, None]
+    j = np.asarray(ranks, float)[:, None, None]
+    a = np.asarray(slow_above, float)[:, None, None]
+    s = np.arange(m, dtype=float)[None, :, None]
+    d = np.minimum(ks[None, None, :], n)
+    terms = np.exp(_log_comb(a, s) + _log_comb(n - j, d - 1 - s) - _log_comb(n, d))
+    np.add.at(out, np.asarray(task), terms.sum(axis=1))
+    return out
 
 
 def _top_m_pick(ranked: list[Candidate], test, n: int, m: int, ks) -> np.ndarray:
@@ -177,6 +196,15 @@ def best_of_k(candidates_by_task: dict[str, list[Candidate]], strategy: str, ks=
     if ks is None:
         ks = list(range(1, max(len(c) for c in candidates_by_task.values()) + 1))
     ks = list(ks)
+    width = _TOP_WIDTH.get(strategy)
+    if width is not None and STRATEGIES.get(strategy).ranks and not (noise_aware and width > 1):
+        # every task in one array expression (a Python loop per task made large runs slow)
+        fast = is_fast_noise_aware if noise_aware else is_fast
+        tasks = list(candidates_by_task.values())
+        descending = strategy != "most-confident"
+        orders = [[fast(c) for c in ranked_correct(cands, rank_by, descending=descending)] for cands in tasks]
+        mean = _top_m_fast_tasks(orders, [len(c) for c in tasks], width, ks).mean(axis=0)
+        return BestOfK(strategy, ks, [float(v) for v in mean], True, rank_by=rank_by)
     per_task = [best_of_k_exact(c, strategy, ks, rank_by, noise_aware=noise_aware) for c in candidates_by_task.values()]
     if all(p is not None for p in per_task):
         mean = np.mean(per_task, axis=0)

@@ -176,11 +176,13 @@ class TrainingQueries:
         self._write("""INSERT OR IGNORE INTO training_samples (sample_id, training_run_id, step, token_ids_json)
                        VALUES (?, ?, ?, ?)""", [sample_id, training_run_id, step, json.dumps(list(token_ids))])
 
-    def training_samples(self, training_run_id: int, step: int) -> list[dict]:
+    def training_samples(self, training_run_id: int, step: int, *, tokens: bool = True) -> list[dict]:
         """A step's samples in task order then index: tokens, outcome, reward, advantage, and the sample's
-        code, reply span and evaluation (for SDPO's teacher and the tables)."""
+        code, reply span and evaluation (for SDPO's teacher and the tables). `tokens=False` leaves out the
+        token ids (the per-step tables need none, and parsing them is most of the read)."""
+        token_ids = "ts.token_ids_json" if tokens else "NULL AS token_ids_json"
         rows = self._rows(
-            """SELECT ts.sample_id, ts.step, ts.token_ids_json, ts.correct, ts.speedup, ts.injected, ts.reward,
+            f"""SELECT ts.sample_id, ts.step, {token_ids}, ts.correct, ts.speedup, ts.injected, ts.reward,
                       ts.baseline, ts.advantage, s.run_id, s.task_id, s.sample_idx, s.code, s.raw_text, s.code_start,
                       s.code_end, s.surprisal, s.mean_nll, s.n_tokens, e.outcome, e.speedup AS evaluated_speedup,
                       e.speedup_lo, e.candidate_ms, e.reference_ms, e.error, rt.position
@@ -190,7 +192,9 @@ class TrainingQueries:
                WHERE ts.training_run_id = ? AND ts.step = ? ORDER BY rt.position, s.task_id, s.sample_idx""",
             [training_run_id, step])
         for r in rows:
-            r["token_ids"] = json.loads(r.pop("token_ids_json"))
+            ids = r.pop("token_ids_json")
+            if tokens:
+                r["token_ids"] = json.loads(ids)
         return rows
 
     # -- the over-sharpening probe ----------------------------------------------------

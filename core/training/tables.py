@@ -92,7 +92,7 @@ def step_table(store, training_run_id: int) -> list[StepRow]:
     """The per-step table of a training run, as far as it has got."""
     run = store.get_training_run(training_run_id)
     task_ids = run["config"]["task_ids"]
-    return [step_row(step, store.training_samples(training_run_id, step["step"]), task_ids)
+    return [step_row(step, store.training_samples(training_run_id, step["step"], tokens=False), task_ids)
             for step in store.training_steps(training_run_id)]
 
 
@@ -140,7 +140,7 @@ def baseline_curve(store, training_run_id: int, baseline_run: int | None = None)
         for c in store.candidates(baseline_run):
             by_task.setdefault(c.task_id, []).append(c)
         return oracle_curve(by_task)
-    return oracle_curve(candidates_from_samples(store.training_samples(training_run_id, 0)))
+    return oracle_curve(candidates_from_samples(store.training_samples(training_run_id, 0, tokens=False)))
 
 
 def training_summary(store, training_run_id: int) -> dict | None:

@@ -62,3 +62,20 @@ def make_app(fixture_db):
 def anyio_backend():
     """Pilot tests run on asyncio (Textual's loop), through anyio's pytest plugin."""
     return "asyncio"
+
+
+@pytest.fixture
+def training_db(fixture_db):
+    """make(n_steps, status): the fixture database plus training run 1 (batch TTT), as (store, id)."""
+    from tui_fixtures import add_training_run
+
+    stores = []
+
+    def make(n_steps=4, status="finished", pin=False):
+        store, tid = add_training_run(fixture_db, n_steps, status, pin=pin)
+        stores.append(store)
+        return store, tid
+
+    yield make
+    for store in stores:
+        store.close()

@@ -35,7 +35,8 @@ async def test_enter_shows_in_the_footer_of_every_table_screen(make_app):
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: app.screen.query_one("#runs-table").row_count == 2)
-        assert "⏎ Open" in screen_text(app).splitlines()[-1]
+        footer = lambda: screen_text(app).splitlines()[-1]  # noqa: E731 - drawn a frame after the table fills
+        await wait_for(pilot, lambda: "⏎ Open" in footer())
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen) and app.screen.progress)
         assert "⏎ Candidates" in screen_text(app).splitlines()[-1]

@@ -30,8 +30,10 @@ async def test_a_launch_that_fails_shows_its_error_and_log_and_retries_with_edit
     async with app.run_test(size=(80, 24)) as pilot:   # toasts recorded, not drawn over the screen
         await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen))
         await pilot.press("n")
-        await wait_for(pilot, lambda: isinstance(app.screen, NewRunScreen) and app.screen.tasks)
+        await wait_for(pilot, lambda: isinstance(app.screen, NewRunScreen) and app.screen.tasks
+                   and app.screen.fields_ready)
         form = app.screen
+        await form.fields.reveal_all()
         form.query_one("#backend", Select).value = "scripted"
         form.query_one("#model", Input).value = str(missing)
         form.query_one("#k", Input).value = "2"
@@ -50,8 +52,10 @@ async def test_a_launch_that_fails_shows_its_error_and_log_and_retries_with_edit
         assert notified(app, "scripted backend needs replies")
         # e: the form again, filled with the failed run's settings
         await pilot.press("e")
-        await wait_for(pilot, lambda: isinstance(app.screen, NewRunScreen) and app.screen.tasks)
+        await wait_for(pilot, lambda: isinstance(app.screen, NewRunScreen) and app.screen.tasks
+                   and app.screen.fields_ready)
         form = app.screen
+        await form.fields.reveal_all()
         assert form.query_one("#model", Input).value == str(missing)
         assert form.query_one("#backend", Select).value == "scripted"
         assert form.query_one("#k", Input).value == "2" and form.chosen == {"builtin/relu"}

@@ -35,10 +35,13 @@ def shown(app) -> list[str]:
     return list(app.screen.shown)
 
 
-async def open_form(app, pilot):
+async def open_form(app, pilot, *, open_all: bool = False):
     await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen))
     await pilot.press("n")
-    await wait_for(pilot, lambda: isinstance(app.screen, NewRunScreen) and app.screen.tasks)
+    await wait_for(pilot, lambda: isinstance(app.screen, NewRunScreen) and app.screen.tasks
+                   and app.screen.fields_ready)
+    if open_all:   # the groups closed at first (evaluation, budget, backend, run) opened
+        await app.screen.fields.reveal_all()
 
 
 async def test_type_to_filter_toggle_and_select_all_shown(make_app):
@@ -91,17 +94,22 @@ async def test_filter_by_source_level_and_split_subset(make_app):
 async def test_bad_values_are_refused_and_nothing_starts(make_app):
     app = make_app()
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
-        await open_form(app, pilot)
+        await open_form(app, pilot, open_all=True)
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: notified(app, "no tasks chosen"))
         app.screen.chosen = {"builtin/relu"}
         app.screen.query_one("#k", Input).value = "0"
         await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: notified(app, "K must be at least 1"))
+        await wait_for(pilot, lambda: notified(app, "--k must be a whole number from 1 to 100000, got 0"))
         app.screen.query_one("#k", Input).value = "4"
         app.screen.query_one("#temperature", Input).value = "hot"
         await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: notified(app, "temperature must be a number"))
+        await wait_for(pilot, lambda: notified(app, "--temperature must be a number from 0 to 10, got hot"))
+        assert app.focused is app.screen.query_one("#temperature", Input)   # the field to fix
+        app.screen.query_one("#temperature", Input).value = "0.7"
+        app.screen.query_one("#audit", Input).value = "2"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: notified(app, "--audit needs --time-top (it samples what the budget left out)"))
         assert app.launched == [] and not config_path().exists()
 
 
@@ -121,7 +129,7 @@ async def test_starts_a_detached_run_that_outlives_the_app(tmp_path):
     replies = write_replies(tmp_path / "replies.jsonl", 2)
     app = SgsApp(db, clock=Clock())
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
-        await open_form(app, pilot)
+        await open_form(app, pilot, open_all=True)
         screen = app.screen
         screen.query_one("#backend", Select).value = "scripted"
         screen.query_one("#model", Input).value = str(replies)
@@ -148,15 +156,19 @@ async def test_starts_a_detached_run_that_outlives_the_app(tmp_path):
     assert len(Store(db).candidates(run_id)) == 2
     # the form remembers its values for next time
     saved = json.loads(config_path().read_text())["new_run"]
-    assert saved["backend"] == "scripted" and saved["k"] == 2 and saved["tasks"] == ["builtin/relu"]
-    assert saved["model"] == str(replies)
+    assert saved["options"]["backend"] == "scripted" and saved["options"]["k"] == "2"
+    assert saved["tasks"] == ["builtin/relu"] and saved["options"]["model"] == str(replies)
+    assert "name" not in saved["options"]   # a name belongs to one run
     app = SgsApp(db, clock=Clock())
     async with app.run_test(size=(80, 24)) as pilot:
         await open_form(app, pilot)
         screen = app.screen
-        assert screen.query_one("#backend", Select).value == "scripted"
         assert screen.query_one("#k", Input).value == "2"
         assert screen.chosen == {"builtin/relu"}
+        # the backend's group is closed, its remembered value held; opened, its field has it
+        assert screen.fields.row("backend") is None and screen.fields.text("backend") == "scripted"
+        await screen.fields.reveal("backend")
+        assert screen.query_one("#backend", Select).value == "scripted"
 
 
 async def test_resumes_an_interrupted_run_in_the_background(tmp_path):
@@ -189,7 +201,7 @@ async def test_starts_a_run_with_the_embedded_model(tmp_path):
     db = tmp_path / "embedded.db"
     app = SgsApp(db, clock=Clock())
     async with app.run_test(size=(80, 24)) as pilot:
-        await open_form(app, pilot)
+        await open_form(app, pilot, open_all=True)
         screen = app.screen
         screen.query_one("#backend", Select).value = "hf"
         screen.query_one("#model", Input).value = "embedded"
@@ -207,7 +219,7 @@ async def test_starts_a_run_with_the_embedded_model(tmp_path):
 async def test_focus_is_visible_down_enters_the_list_and_errors_fit_one_line(make_app):
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
-        await open_form(app, pilot)
+        await open_form(app, pilot, open_all=True)
         screen = app.screen
         # Down from the filter goes into the list it filters
         screen.query_one("#filter", Input).focus()
@@ -216,19 +228,20 @@ async def test_focus_is_visible_down_enters_the_list_and_errors_fit_one_line(mak
         # the focused field's label is reversed: where the keys go shows without colour
         screen.query_one("#k", Input).focus()
         await pilot.pause(0.1)
-        labels = {lbl.renderable if hasattr(lbl, "renderable") else str(lbl.render()): lbl
-                  for lbl in screen.query("Label")}
-        k_label = next(lbl for lbl in screen.query("Label") if str(lbl.render()).strip() == "K")
-        other = next(lbl for lbl in screen.query("Label") if str(lbl.render()).strip() == "model")
+        k_label = screen.query_one("#row-k Label")
+        other = screen.query_one("#row-model Label")
         assert k_label.styles.text_style.reverse and not other.styles.text_style.reverse
-        assert labels
-        # a bad value: one line under the button, naming the field and the value
-        screen.chosen = {"builtin/relu"}
+        # the line under the form says what the focused field is and what it takes
+        assert "--k: samples per task (default 8); a whole number from 1 to 100000" in screen_text(app)
+        # a bad value: one line under the form as it is typed, the table's own message
         screen.query_one("#k", Input).value = "8.5"
+        await pilot.pause(0.1)
+        message = str(screen.query_one("#form-message").render())
+        assert message.strip() == "✗ --k must be a whole number from 1 to 100000, got 8.5" and "\n" not in message
+        assert screen.query_one("#row-k").has_class("-invalid")
+        screen.chosen = {"builtin/relu"}
         await pilot.press("ctrl+s")
         await pilot.pause(0.1)
-        error = str(screen.query_one("#form-error").render())
-        assert error == "K must be a whole number, not '8.5'" and "\n" not in error
         assert app.launched == []
 
 
@@ -240,10 +253,53 @@ async def test_an_api_key_in_the_environment_never_reaches_the_runs_settings(tmp
     db = tmp_path / "k.db"
     app = SgsApp(db, clock=Clock(), colour_mode="full")
     async with app.run_test(size=(80, 24)) as pilot:
-        await open_form(app, pilot)
+        await open_form(app, pilot, open_all=True)
         screen = app.screen
         screen.query_one("#backend", Select).value = "openai"
         screen.query_one("#model", Input).value = "some-model"
         screen.chosen = {"builtin/relu"}
         values, config = screen.read_form()
     assert secret not in json.dumps(config.to_dict()) and secret not in json.dumps(values.__dict__)
+
+
+async def test_closed_groups_open_from_the_keyboard_and_their_values_count_unopened(make_app, tmp_path):
+    import json as json_
+
+    from sgs.tui.option_form import GroupTitle
+
+    config_path().parent.mkdir(parents=True, exist_ok=True)
+    config_path().write_text(json_.dumps({"new_run": {"options": {"timeout": "12.5", "name": "x"},
+                                                      "tasks": ["builtin/relu"]}}))
+    app = make_app()
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await open_form(app, pilot)
+        screen, fields = app.screen, app.screen.fields
+        # tasks and sampling are open; the other groups are one title line each, their fields not mounted
+        text = screen_text(app)
+        assert "▼ sampling" in text and "▶ evaluation" in text and "▶ model backend" in text
+        assert fields.row("k") is not None and fields.row("timeout") is None and fields.row("backend") is None
+        # a remembered value of a closed group goes into the run without the group being opened
+        _, config = screen.read_form()
+        assert config.eval.timeout_s == 12.5 and fields.row("timeout") is None
+        # Tab reaches a group's title (reversed, and the line under the form names its fields); Enter opens it
+        title = screen.query_one("#group-evaluation", GroupTitle)
+        screen.query_one("#row-seed Input").focus()
+        await pilot.press("tab")
+        assert app.focused is title and title.styles.text_style.reverse
+        assert "evaluation (enter opens or closes): device, evaluation mode, timeout (s)" in screen_text(app)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: fields.row("timeout") is not None and fields.row("timeout").display)
+        assert screen.query_one("#timeout", Input).value == "12.5"
+        await pilot.press("tab")
+        assert app.focused is screen.query_one("#device", Input)
+        # Enter again closes it, and its fields keep what they hold
+        title.focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not fields.row("timeout").display)
+        assert "▶ evaluation" in screen_text(app) and fields.text("timeout") == "12.5"
+        # a bad value in a closed group: starting opens the group and puts the focus on the field to fix
+        fields.texts["audit"] = "-1"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: notified(app, "--audit must be a whole number from 0 to 100000, got -1"))
+        assert app.focused is screen.query_one("#audit", Input) and fields.row("audit").display
+        assert app.launched == []

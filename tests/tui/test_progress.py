@@ -1,11 +1,15 @@
 """What a run is doing between samples (a model loading, a long sample generating) and each task's top-3 pick."""
 import os
+import re
+import threading
+import time
 
 import pytest
 
 from sgs.core.engine import EvalOptions, RunConfig, create_run
 from sgs.core.store import Store
 from sgs.core.tasks import get_task
+from sgs.tui.clock import Clock
 from sgs.tui.screens.live import LiveScreen
 from tui_fixtures import screen_text, table_dicts, wait_for
 
@@ -38,9 +42,52 @@ async def test_model_loading_and_generation_show_in_the_live_view(make_app, fixt
                          ["2025-03-02T12:41:09.000+00:00", "2025-03-02T12:40:10.000+00:00", run_id])
         store.set_run_progress(run_id, phase="generating", task_id="builtin/relu", samples_done=2, samples_total=8,
                                tokens=40, tokens_total=400, generating_s=20.0)
-        await wait_for(pilot, lambda: "generating builtin/relu: sample 3 of 8" in screen_text(app))
+        await wait_for(pilot, lambda: "generating builtin/relu: 2/8 done" in screen_text(app))
         line = next(ln for ln in screen_text(app).splitlines() if "generating builtin/relu" in ln)
-        assert "sample 3 of 8 (40 tokens) · 22.0 tok/s · 1m00s" in line
+        assert "2/8 done, 40 tokens so far · 22.0 tok/s · 1m00s" in line
+
+
+class WritingBackend:
+    """A local model that writes one batch slowly: it reports tokens as it goes, then waits to be let go."""
+
+    name, model, logprob_mode = "fake", "fake", "raw"
+
+    def __init__(self):
+        from sgs.core.backends.base import Capabilities
+
+        self.capabilities = Capabilities(local_device="cpu", progress=True)
+        self.release = threading.Event()
+
+    def generate(self, prompt, k, params, progress=None):
+        from sgs.core.backends.base import Progress
+
+        started, tokens = time.monotonic(), 0
+        while not self.release.wait(0.1):
+            tokens += 7
+            progress(Progress(0, k, tokens, time.monotonic() - started))
+        return iter(())
+
+    def close(self):
+        pass
+
+
+async def test_tokens_per_second_show_while_a_local_model_writes(make_app, fixture_db):
+    """The engine hands a backend's progress to the store, where the app (in another process) reads it."""
+    from sgs.core.engine import Engine
+
+    run_id = created_run(fixture_db)
+    backend = WritingBackend()
+    engine = Engine(Store(fixture_db), run_id, backend=backend)
+    worker = threading.Thread(target=engine.run_to_end, daemon=True)
+    worker.start()
+    app = make_app(open_run=run_id, poll_interval=0.1, clock=Clock())
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            writing = re.compile(r"generating builtin/relu: 0/8 done, \d+ tokens so far · \d+\.\d tok/s")
+            await wait_for(pilot, lambda: writing.search(screen_text(app)), timeout=20)
+    finally:
+        backend.release.set()
+        worker.join(30)
 
 
 async def test_each_task_shows_its_surprisal_top3_pick(make_app):

@@ -25,6 +25,7 @@ from sgs.tui.screens.new_run import NewRunScreen
 from sgs.tui.screens.runs import RunsScreen
 from sgs.tui.screens.sample import SampleScreen
 from sgs.tui.screens.stats import StatsScreen
+from sgs.tui.screens.training import TrainingRunScreen, TrainingRunsScreen
 from tui_fixtures import WIDE_TASK, screen_text, wait_for, wide_sample_id
 
 pytestmark = pytest.mark.anyio
@@ -172,8 +173,24 @@ async def test_stats_screen(make_app):
     async with app.run_test(size=SIZES[0]) as pilot:
         await pilot.pause()
         app.push_screen(StatsScreen(1))
-        await both_sizes(app, pilot, "stats", lambda: app.screen.stats is not None,
-                         everywhere=("surprisal-top3", "most-confident", "Spearman"))
+        await both_sizes(app, pilot, "stats", lambda: app.screen.plots is not None,
+                         everywhere=("surprisal-top3", "most-confident", "Spearman", "best-of-K fast_1", "o oracle",
+                                     "K (log scale)", "NLL/token vs speedup", "Expert Tail (3)", "1×"))
+
+
+async def test_training_screens(make_app, training_db):
+    training_db(pin=True)
+    app = make_app()
+    async with app.run_test(size=SIZES[0]) as pilot:
+        await pilot.pause()
+        app.push_screen(TrainingRunsScreen())
+        await both_sizes(app, pilot, "training_runs", lambda: rows(app, "#training-table") == 1,
+                         everywhere=("training runs · 1 run", "ttt check", "■ finished", "4/4", "⏎ Steps"))
+        app.push_screen(TrainingRunScreen(1))
+        await both_sizes(app, pilot, "training_steps", lambda: rows(app, "#steps-table") == 4,
+                         everywhere=("training run 1 · ttt", "★ 1", "0.625", "-0.2000", "★ best-of-adaptation: step 1",
+                                     "⏎ Samples"),
+                         wide=("ρ q1", "-0.390", "equivalent K 2.4"))
 
 
 async def test_new_run_screen(make_app, monkeypatch):
@@ -182,12 +199,14 @@ async def test_new_run_screen(make_app, monkeypatch):
     async with app.run_test(size=SIZES[0]) as pilot:
         await pilot.pause()
         app.push_screen(NewRunScreen())
-        await wait_for(pilot, lambda: app.screen.tasks)
+        await wait_for(pilot, lambda: app.screen.tasks and app.screen.fields_ready)
         app.screen.query_one("#filter", Input).value = "soft"
         await wait_for(pilot, lambda: app.screen.shown == ["builtin/softmax"])
         app.screen.query_one("#k", Input).focus()
         await both_sizes(app, pilot, "new_run", lambda: app.screen.shown == ["builtin/softmax"],
-                         everywhere=("builtin/softmax", "1 of 10 shown", "Start run", "^s Start"))
+                         everywhere=("builtin/softmax", "1 of 10 shown", "Start run", "^s Start",
+                                     "▼ sampling", "K (samples per task) 8", "▶ evaluation", "▶ model backend",
+                                     "▶ run"))
 
 
 async def test_help_screen(make_app):

@@ -1,4 +1,4 @@
-"""The app's pure logic: candidate table rows, diff alignment, plots, formatting, form memory, the live feed."""
+"""The app's pure logic: candidate table rows, diff alignment, formatting, form memory, the live feed."""
 import json
 import math
 
@@ -9,7 +9,6 @@ from sgs.core.types import Generation
 from sgs.tui import fmt
 from sgs.tui.data import DataSource, LiveFeed, candidate_rows, summarise
 from sgs.tui.diffing import align, hunk_starts
-from sgs.tui.plot import column_chart, saturation_k, sparkline
 from sgs.tui.settings import FormValues, load_form, save_form
 from tui_fixtures import clock
 
@@ -74,18 +73,6 @@ def test_align_pads_changed_blocks_so_lines_stay_side_by_side():
     assert align(left, left) == [r for r in align(left, left) if r.tag == "equal"]
 
 
-def test_sparkline_and_column_chart():
-    assert sparkline([0.0, 0.01, 0.5, 1.0]) == "_▁▄█"
-    chart = column_chart([(1, 0.0), (2, 0.5), (3, 1.0)], height=2, width=10)
-    assert chart[0].endswith("  █") and chart[1].endswith(" ██")
-    assert chart[-1].strip().startswith("K=1")
-    # more points than columns: resampled, first and last kept
-    wide = column_chart([(k, k / 100) for k in range(1, 101)], height=3, width=20)
-    assert len(wide[0].split("┤")[1]) == 20 and wide[-1].rstrip().endswith("100")
-    assert saturation_k([(1, 0.5), (2, 0.96), (3, 1.0)]) == 2
-    assert saturation_k([(1, 0.0)]) is None
-
-
 def test_formatting():
     assert fmt.bar(0, 8, 8) == "░" * 8
     assert fmt.bar(8, 8, 8) == "█" * 8
@@ -98,15 +85,22 @@ def test_formatting():
 def test_form_memory_round_trip_and_bad_files(tmp_path):
     path = tmp_path / "sgs" / "tui.json"
     assert load_form(path) == FormValues()
-    values = FormValues(backend="scripted", model="r.jsonl", k=16, temperature=0.7, tasks=["builtin/relu"])
+    values = FormValues(options={"backend": "scripted", "model": "r.jsonl", "k": "16", "temperature": "0.7",
+                                 "base_url": "http://127.0.0.1:8000/v1", "name": "one run only"},
+                        tasks=["builtin/relu"])
     save_form(values, path)
-    assert load_form(path) == values
+    loaded = load_form(path)
+    assert loaded.options == {k: v for k, v in values.options.items() if k != "name"}   # a name is per run
+    assert loaded.tasks == ["builtin/relu"]
     data = json.loads(path.read_text())
-    data["new_run"].update(k="many", api_key="sk-secret", temperature=True)
+    data["new_run"]["options"].update(k=["many"], api_key="sk-secret", temperature=True)
     path.write_text(json.dumps(data))
     loaded = load_form(path)
-    assert loaded.k == 8 and loaded.temperature == 1.0 and loaded.model == "r.jsonl"
-    assert not hasattr(loaded, "api_key")
+    assert "k" not in loaded.options and "temperature" not in loaded.options and loaded.options["model"] == "r.jsonl"
+    assert "api_key" not in loaded.options and "sk-secret" not in repr(loaded)
+    # the file as the form wrote it before its fields came from the option table
+    path.write_text(json.dumps({"new_run": {"backend": "openai", "k": 4, "temperature": 0.5, "tasks": ["x"]}}))
+    assert load_form(path) == FormValues(options={"backend": "openai", "k": "4", "temperature": "0.5"}, tasks=["x"])
     path.write_text("{not json")
     assert load_form(path) == FormValues()
 

@@ -288,3 +288,72 @@ def contrast(fg, bg) -> float:
 
     a, b = sorted((lum(fg), lum(bg)), reverse=True)
     return (a + 0.05) / (b + 0.05)
+
+
+# -- a training run (batch TTT) with known per-step results --------------------
+TRAINING_TASKS = ["builtin/relu", "builtin/relu6"]
+_F, _S, _X = (True, 2.0), (True, 0.5), (False, None)    # fast, slow, wrong (correct, speedup)
+# sample-level fast_1 per step: 2/8, 5/8, 3/8, 5/8 -> best-of-adaptation is step 1 (the earliest of the best)
+TRAINING_PLAN = [
+    {"builtin/relu": [_F, _S, _X, _X], "builtin/relu6": [_F, _X, _X, _X]},
+    {"builtin/relu": [_F, _F, _F, _S], "builtin/relu6": [_F, _F, _X, _X]},
+    {"builtin/relu": [_F, _F, _X, _X], "builtin/relu6": [_F, _S, _S, _S]},
+    {"builtin/relu": [_F, _F, _F, _F], "builtin/relu6": [_F, _X, _X, _X]},
+]
+
+
+def add_training_step(store, training_id: int, step: int) -> int:
+    """One step as the training loop records it: its run of samples, evaluated, rewarded, probed, updated."""
+    from sgs.core.engine import RunConfig, create_run
+    from sgs.core.tasks import get_task
+
+    tasks = [get_task(t) for t in TRAINING_TASKS]
+    run_id = create_run(store, RunConfig(task_ids=TRAINING_TASKS, k=4, backend="scripted", model="m",
+                                         name=f"ttt {training_id} step {step}"), tasks, logprob_mode="raw")
+    store.start_training_step(training_id, step, f"/ckpt/step-{step}")
+    store.set_training_step_run(training_id, step, run_id)
+    rows = []
+    for task in TRAINING_TASKS:
+        for idx, (correct, speedup) in enumerate(TRAINING_PLAN[step][task]):
+            code = f"code {task} {step} {idx}"
+            sid = store.add_sample(run_id, task, idx, Generation(text=code, tokens=[code], logprobs=[-1.0 - idx]),
+                                   code=code, code_kind="torch", code_start=0, code_end=len(code),
+                                   extraction_error=None, logprob_mode="raw")
+            store.finish_evaluation(sid, run_id, task, {"outcome": "correct" if correct else "incorrect",
+                                                         "speedup": speedup,
+                                                         "speedup_ci": [speedup and speedup * 0.9, None]})
+            store.add_training_sample(sid, training_id, step, [1])
+            rows.append({"sample_id": sid, "correct": correct, "speedup": speedup, "reward": float(correct),
+                         "advantage": 0.0})
+    store.record_step_rewards(training_id, step, rows, {"window": 32, "correct_bonus": 0.0, "history": {}})
+    store.merge_step_metrics(training_id, step, {
+        "probe": {"rho": -0.2 - 0.01 * step, "rho_bottom_quartile": -0.24 - 0.05 * step},
+        "diversity": {"distinct_codes": 8 - step, "distinct_share": (8 - step) / 8, "mean_edit_distance": 40.0},
+        "sample_s": 12.0})
+    if step < len(TRAINING_PLAN) - 1:
+        store.merge_step_metrics(training_id, step, {"update": {"loss": -0.1 * (step + 1), "seconds": 3.0}})
+        store.record_step_update(training_id, step, f"/ckpt/step-{step + 1}")
+    return run_id
+
+
+def add_training_run(path, n_steps: int = len(TRAINING_PLAN), status: str = "finished", *, pin: bool = False):
+    """Training run (batch TTT, 3 update steps) with `n_steps` steps recorded; (store, id).
+
+    Left "running" it belongs to this process (alive). `pin`: its times fixed for snapshots.
+    """
+    from sgs.core.tasks import get_task
+    from sgs.core.training import TrainingConfig, create_training
+
+    store = Store(path)
+    config = TrainingConfig(task_ids=TRAINING_TASKS, k=4, steps=3, backend="hf", model="m", name="ttt check")
+    tid = create_training(store, config, [get_task(t) for t in TRAINING_TASKS])
+    store.set_training_status(tid, "running")
+    for step in range(n_steps):
+        add_training_step(store, tid, step)
+    if status != "running":
+        store.set_training_status(tid, status)
+    if pin:
+        store.db.execute("UPDATE training_runs SET created_at = ?, started_at = ?, finished_at = ?, heartbeat_at = ?, "
+                         "pid = 1, host = 'h' WHERE id = ?", [STARTED, STARTED, "2025-03-02T12:39:30.000+00:00",
+                                                              "2025-03-02T12:39:30.000+00:00", tid])
+    return store, tid

@@ -280,13 +280,13 @@ class LiveScreen(SgsScreen):
         if phase == "loading_model":
             return f"loading model {p.get('detail') or ''} · {since}"
         if phase == "generating":
+            # a local model writes a task's samples as one batch: `tokens` counts all of them so far
             tokens_now = (p.get("tokens_total") or 0) + (p.get("tokens") or 0)
             seconds = p.get("generating_s") or 0.0
             rate = f" · {tokens_now / seconds:.1f} tok/s" if seconds >= 1 and tokens_now else ""
-            in_flight = f" ({p['tokens']} tokens)" if p.get("tokens") else ""
+            in_flight = f", {fmt.plural(p['tokens'], 'token')} so far" if p.get("tokens") else ""
             done, total = p.get("samples_done") or 0, p.get("samples_total") or 0
-            return (f"generating {p.get('task_id')}: sample {min(done + 1, total)} of {total}"
-                    f"{in_flight}{rate} · {elapsed}")
+            return f"generating {p.get('task_id')}: {done}/{total} done{in_flight}{rate} · {elapsed}"
         if phase == "sampled":
             return f"evaluating {p.get('task_id')} · running {elapsed}"
         return f"running {elapsed}"

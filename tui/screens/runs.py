@@ -41,6 +41,8 @@ class RunsScreen(SgsScreen):
         Binding("r", "resume", "Resume", id="runs.resume", tooltip="Continue an interrupted run in the background"),
         Binding("e", "retry", "Retry", id="runs.retry",
                 tooltip="A run that failed to start: edit its settings and start it again"),
+        Binding("t", "training", "Training", id="runs.training", show=False,  # the title says so when there are any
+                tooltip="Training runs (batch TTT, SDPO): per-step fast_1, reward, loss, probe, diversity"),
         Binding("delete,D", "delete", "Delete", id="runs.delete", tooltip="Delete the run (asks first)"),
         Binding("q", "app.quit", "Quit", id="quit", tooltip="Quit; runs go on in the background"),
     ]
@@ -48,6 +50,7 @@ class RunsScreen(SgsScreen):
     def __init__(self):
         super().__init__()
         self.runs: list[dict] = []
+        self.n_training = 0   # training runs in the same database (t lists them)
 
     def compose(self) -> ComposeResult:
         yield TitleBar(f" sgs ─ runs in {self.data.path.name}", id="title")
@@ -64,6 +67,9 @@ class RunsScreen(SgsScreen):
 
     @work(thread=True, exclusive=True, group="runs.load", exit_on_error=False, name="loading runs")
     def refresh_runs(self) -> None:
+        from ..training_data import training_run_count
+
+        self.n_training = training_run_count(self.data)
         self.post_message(Loaded("runs", self.data.runs()))
 
     @on(Loaded)
@@ -75,7 +81,8 @@ class RunsScreen(SgsScreen):
         running = sum(r["effective_status"] == "running" for r in self.runs)
         self.query_one("#title", TitleBar).update(
             f" sgs ─ {fmt.plural(len(self.runs), 'run')} in {self.data.path.name}"
-            + (f" · {running} running" if running else ""))
+            + (f" · {running} running" if running else "")
+            + (f" · {fmt.plural(self.n_training, 'training run')}: t" if self.n_training else ""))
         self._render_rows()
         self.refresh_bindings()
 
@@ -137,6 +144,11 @@ class RunsScreen(SgsScreen):
             from .stats import StatsScreen
 
             self.app.push_screen(StatsScreen(run["id"]))
+
+    def action_training(self) -> None:
+        from .training import TrainingRunsScreen
+
+        self.app.push_screen(TrainingRunsScreen())
 
     def action_new_run(self) -> None:
         from .new_run import NewRunScreen
@@ -212,6 +224,7 @@ class RunsScreen(SgsScreen):
                 yield (f"Resume run {run['id']}", "Continue it in the background", self.action_resume)
             if run["effective_status"] != "running":
                 yield (f"Delete run {run['id']}", "Delete it (asks first)", self.action_delete)
+        yield ("Training runs", "Batch TTT and SDPO runs, step by step", self.action_training)
         yield ("Refresh", "Reload the runs now", self.refresh_runs)
 
 
