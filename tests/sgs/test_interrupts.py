@@ -18,7 +18,7 @@ TASKS = ("builtin/relu", "builtin/relu6")
 # Slow to build (the pause is at import, in the compile phase), so that
 # evaluations are under way when the signal comes.
 SLOW = "import time\ntime.sleep({pause})\n"
-PAUSE_S = 1
+PAUSE_S = 2   # long enough that the signal finds evaluations unfinished on an idle machine
 BODIES = ["return torch.relu(x)", "return x.clamp(min=0)", "return torch.where(x > 0, x, 0.0)"][:K]
 
 
