@@ -117,7 +117,11 @@ def _start(kind: str, tmp_path, db):
                     code = _module(task, BODIES[i % len(BODIES)], PAUSE_S) + f"# variant {i}\n"
                     f.write(json.dumps({"task": task, "code": code}) + "\n")
         args = ["import", str(records), "--evaluate"]
-    return subprocess.Popen([sys.executable, "-m", "sgs", *args, "--device", "cpu", "--db", str(db)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # SIGINT as a terminal delivers it: a shell that starts a job in the background (as a CI script may
+    # start the tests) sets SIGINT to be ignored, and Python leaves an ignored SIGINT ignored.
+    return subprocess.Popen([sys.executable, "-m", "sgs", *args, "--device", "cpu", "--db", str(db)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 CASES = [("run", signal.SIGTERM), ("run", signal.SIGKILL), ("run", signal.SIGINT),
