@@ -58,6 +58,14 @@ def _quantile(sorted_xs: list[float], q: float) -> float:
     return sorted_xs[lo] + (sorted_xs[hi] - sorted_xs[lo]) * (pos - lo)
 
 
+def _percentile_interval(ratios: list[float]) -> list[float]:
+    """The 95% percentile interval of bootstrap replicates (NaNs when there are none)."""
+    if not ratios:
+        return [math.nan, math.nan]
+    ratios = sorted(ratios)
+    return [_quantile(ratios, 0.025), _quantile(ratios, 0.975)]
+
+
 def speedup_ci(ref_ms: list[float], cand_ms: list[float], n_boot: int = 2000, seed: int = 0) -> list[float]:
     """95% percentile-bootstrap interval of median(ref) / median(cand),
     resampling each side's trial times independently."""
@@ -68,10 +76,7 @@ def speedup_ci(ref_ms: list[float], cand_ms: list[float], n_boot: int = 2000, se
         c = statistics.median(rng.choices(cand_ms, k=len(cand_ms)))
         if c > 0:
             ratios.append(r / c)
-    if not ratios:
-        return [math.nan, math.nan]
-    ratios.sort()
-    return [_quantile(ratios, 0.025), _quantile(ratios, 0.975)]
+    return _percentile_interval(ratios)
 
 
 def paired_speedup_ci(ref_blocks: list[list[float]], cand_blocks: list[list[float]], n_boot: int = 2000,
@@ -91,7 +96,4 @@ def paired_speedup_ci(ref_blocks: list[list[float]], cand_blocks: list[list[floa
         c = statistics.median([x for _, blk in pick for x in blk])
         if c > 0:
             ratios.append(r / c)
-    if not ratios:
-        return [math.nan, math.nan]
-    ratios.sort()
-    return [_quantile(ratios, 0.025), _quantile(ratios, 0.975)]
+    return _percentile_interval(ratios)
